@@ -1,0 +1,292 @@
+"""The terminal front: ``prompt-tuner tune|config|cache``. Thin: parse, call the core, display.
+
+User mistakes print one line (``prompt-tuner: error: … (how to fix)``) and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+
+from . import (
+    EvaluationDone,
+    Event,
+    PhaseStarted,
+    PromptTunerError,
+    RoundFinished,
+    RunFinished,
+    Task,
+    TuneResult,
+    Warning,
+    describe_settings,
+    load_settings,
+    load_task,
+    open_cache,
+    open_store,
+    quick_task,
+    resolve_models,
+    tune,
+)
+
+PROG = "prompt-tuner"
+
+
+class UsageError(PromptTunerError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, f"see `{self.prog} --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Make prompts work on small language models.")
+    p.add_argument("--version", action="version", version=f"{PROG} 0.1.0")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("tune", help="improve a prompt", description=(
+        "Improve the prompt of a task file, or a prompt given in quotes (with --task to say "
+        "what it is for). Every model role defaults to the embedded model."))
+    t.add_argument("task", metavar="TASK", help="task file (.yaml/.json) or a prompt in quotes")
+    t.add_argument("--task", dest="description", metavar="TEXT",
+                   help="what the quoted prompt is for (quick form)")
+    t.add_argument("--target", metavar="SPEC", help="model the prompt is for")
+    t.add_argument("--optimizer", metavar="SPEC", help="model that proposes prompts")
+    t.add_argument("--judge", metavar="SPEC", help="model that scores answers without expected outputs")
+    t.add_argument("--max-calls", type=int, metavar="N", help="budget: model calls sent")
+    t.add_argument("--concurrency", type=int, metavar="N", help="model calls in flight")
+    t.add_argument("--variations", type=int, metavar="N", help="prompts to propose")
+    t.add_argument("--examples", type=int, metavar="N", help="examples scored per candidate")
+    t.add_argument("--seed", type=int, metavar="N")
+    _common(t)
+    t.add_argument("--run-dir", type=Path, metavar="DIR", help="where the report goes")
+    t.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+    t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    t.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    t.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv every call")
+
+    c = sub.add_parser("config", help="show the effective configuration")
+    csub = c.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    show = csub.add_parser("show", help="every setting, its value and where it came from")
+    _common(show)
+    show.add_argument("--json", action="store_true")
+
+    k = sub.add_parser("cache", help="inspect or clear the response cache")
+    ksub = k.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    for name, text in (("stats", "entries, size and age"), ("clear", "delete entries")):
+        a = ksub.add_parser(name, help=text)
+        _common(a)
+        if name == "clear":
+            a.add_argument("--older-than", type=float, metavar="SECONDS",
+                           help="delete only entries older than this")
+    return p
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", metavar="NAME", help="quick | default | thorough | yours")
+    p.add_argument("--config", type=Path, metavar="FILE", help="config file (YAML or JSON)")
+    p.add_argument("--store", type=Path, metavar="PATH", help="SQLite store of runs and versions")
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    get = lambda name: getattr(args, name, None)  # noqa: E731
+    flags: dict[str, Any] = {
+        "models.target": get("target"), "models.optimizer": get("optimizer"),
+        "models.judge": get("judge"), "budget.max_calls": get("max_calls"),
+        "tune.concurrency": get("concurrency"), "limits.max_in_flight": get("concurrency"),
+        "tune.variations": get("variations"), "tune.max_examples": get("examples"),
+        "tune.seed": get("seed"), "run_dir": get("run_dir"), "store_path": get("store"),
+    }
+    if get("no_cache"):
+        flags["cache.enabled"] = False
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
+
+
+def _load(args: argparse.Namespace) -> Any:
+    return load_settings(config_file=args.config, profile=args.profile, flags=_flags(args))
+
+
+def _task(args: argparse.Namespace) -> Task:
+    arg: str = args.task
+    path = Path(arg)
+    looks_like_file = path.suffix.lower() in (".yaml", ".yml", ".json") and "\n" not in arg
+    if looks_like_file or path.is_file():
+        if args.description:
+            raise UsageError("--task describes a quoted prompt; a task file has its own "
+                             "description", "drop --task or pass the prompt text instead")
+        return load_task(path)
+    return quick_task(arg, args.description)
+
+
+class _Display:
+    """Renders events: a live line on a terminal, plain lines otherwise, nothing with -q."""
+
+    def __init__(self, err: Console, quiet: bool) -> None:
+        self.err = err
+        self.quiet = quiet
+        self.tty = err.is_terminal
+        self.status: Any = None
+        self.phase = ""
+        self.done = 0
+        self.total: int | None = None
+        self.last_plain = 0.0
+
+    def __call__(self, event: Event) -> None:
+        if self.quiet:
+            return
+        if isinstance(event, PhaseStarted):
+            self.phase, self.done, self.total = event.phase, 0, event.total
+            self._line(f"[bold]{event.phase}[/]" + (f": {escape(event.detail)}" if event.detail else ""),
+                       force=True)
+        elif isinstance(event, EvaluationDone):
+            self.done += 1
+            self._line(f"  {event.candidate_id}: {event.estimate.fmt()}"
+                       + (" (partial)" if event.partial else ""), force=True)
+        elif isinstance(event, RoundFinished):
+            self._line(f"round {event.round}: best {event.best_id} {event.best.fmt()}", force=True)
+        elif isinstance(event, Warning):
+            self._line(f"[yellow]warning:[/] {escape(event.message)}", force=True)
+        elif isinstance(event, RunFinished):
+            self.stop()
+        elif self.tty and self.status is not None:
+            self.status.update(f"{self.phase} … {escape(event.kind)}")
+
+    def _line(self, text: str, force: bool = False) -> None:
+        if self.tty:
+            if self.status is None:
+                self.status = self.err.status("working…")
+                self.status.start()
+            self.err.print(text)
+        else:
+            self.err.print(text, markup=True, highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
+def _print_result(out: Console, result: TuneResult) -> None:
+    best, orig = result.best, result.original
+    out.print()
+    title = "Best prompt" if result.improved else "Best prompt (the original: nothing beat it)"
+    out.print(f"[bold]{title}[/] [dim]{best.id}[/]")
+    for m in best.candidate.messages:
+        if len(best.candidate.messages) > 1:
+            out.print(f"[dim]\\[{m.role}][/]")
+        out.print(escape(m.content), highlight=False)
+    out.print()
+    out.print(f"Score: [bold]{best.estimate.fmt()}[/]  vs original {orig.estimate.fmt()}"
+              + (f"  (p={result.p_value:.3g})" if result.p_value is not None else ""))
+    out.print(escape(result.explanation), highlight=False)
+    out.print(f"Calls sent: {result.calls} · cache hits: {result.cache_hits} · "
+              f"{result.duration_s:.1f}s · run {result.run_id}")
+    out.print(f"Report: {result.report_path}", highlight=False, soft_wrap=True)
+
+
+def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:
+    loaded = _load(args)
+    task = _task(args)
+    settings = resolve_models(loaded, task.models)
+    display = _Display(err, args.quiet or False)
+    try:
+        result = asyncio.run(tune(task, settings, secrets=loaded.secrets, on_event=display,
+                                  use_cache=settings.cache.enabled))
+    finally:
+        display.stop()
+    if args.json:
+        data = result.to_json()
+        data.pop("candidates", None)
+        out.print_json(json.dumps(data)) if out.is_terminal else print(json.dumps(data))
+    else:
+        _print_result(out, result)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, out: Console) -> int:
+    loaded = _load(args)
+    rows = describe_settings(loaded)
+    if args.json:
+        print(json.dumps([{"key": k, "value": json.loads(v) if not k.startswith("secrets.")
+                           else v, "source": s} for k, v, s in rows]))
+        return 0
+    from rich.table import Table
+
+    table = Table(title="prompt-tuner configuration"
+                  + (f" (config file: {loaded.config_file})" if loaded.config_file else ""))
+    for col in ("setting", "value", "source"):
+        table.add_column(col)
+    for key, value, source in rows:
+        table.add_row(key, escape(value), source)
+    out.print(table)
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace, out: Console) -> int:
+    cache = open_cache(_load(args).settings)
+    try:
+        if args.action == "clear":
+            removed = cache.clear(args.older_than)
+            out.print(f"removed {removed} cached responses from {cache.path}")
+            return 0
+        st = cache.stats()
+        age = (lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "—")
+        out.print(f"cache: {st.path}\nentries: {st.entries} ({st.expired} expired)\n"
+                  f"size: {st.bytes / 1e6:.2f} MB\noldest: {age(st.oldest)} · newest: "
+                  f"{age(st.newest)}", highlight=False)
+        for model, count in sorted(st.by_model.items()):
+            out.print(f"  {model}: {count}", highlight=False)
+        return 0
+    finally:
+        cache.close()
+
+
+def _setup_logging(verbosity: int, err: Console) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(console=err, show_path=False)], force=True)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> int:
+    out = Console()
+    err = Console(stderr=True)
+    args: argparse.Namespace | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        _setup_logging(getattr(args, "verbose", 0) or 0, err)
+        if args.command == "tune":
+            return cmd_tune(args, out, err)
+        if args.command == "config":
+            return cmd_config(args, out)
+        if args.command == "cache":
+            return cmd_cache(args, out)
+        raise UsageError(f"unknown command {args.command}", f"see `{PROG} --help`")
+    except PromptTunerError as exc:
+        err.print(f"{PROG}: error: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print(f"{PROG}: interrupted; everything measured so far is in the store")
+        return 130
+    except Exception as exc:  # a bug, not a user mistake: one line, the traceback with -vv
+        if args is not None and getattr(args, "verbose", 0) >= 2:
+            raise
+        err.print(f"{PROG}: internal error: {type(exc).__name__}: {escape(str(exc))} "
+                  "(rerun with -vv for the traceback, and please report it)", highlight=False)
+        return 1
+
+
+def entry() -> NoReturn:
+    sys.exit(main())

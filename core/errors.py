@@ -1,0 +1,107 @@
+"""One exception root for everything prompt-tuner raises on purpose.
+
+Errors that come from user input (a task file, a model spec, a flag, a server that is down)
+carry a one-line ``message`` and a ``hint`` saying how to fix it; the CLI prints exactly
+``error: {message} ({hint})`` and exits 2.
+"""
+
+from __future__ import annotations
+
+
+class PromptTunerError(Exception):
+    """Root of every deliberate prompt-tuner error."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(PromptTunerError):
+    """A configuration file, profile, environment variable or flag is invalid."""
+
+
+class TaskError(PromptTunerError):
+    """A task file or quick-form task is invalid."""
+
+
+class ModelSpecError(PromptTunerError):
+    """A model spec string (``openai:MODEL@URL`` …) cannot be understood."""
+
+
+class BudgetExhausted(PromptTunerError):
+    """The run's budget has no room for another model call."""
+
+
+class RunCancelled(PromptTunerError):
+    """The run was cancelled by the user; what it measured so far is saved."""
+
+
+class ModelError(PromptTunerError):
+    """A model call failed. ``model`` and ``endpoint`` say where."""
+
+    def __init__(self, message: str, hint: str = "", *, model: str = "", endpoint: str = "") -> None:
+        super().__init__(message, hint)
+        self.model = model
+        self.endpoint = endpoint
+
+
+class TransientModelError(ModelError):
+    """A failure that may go away on retry: 429, 5xx, timeouts, dropped connections, garbage."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        model: str = "",
+        endpoint: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint, model=model, endpoint=endpoint)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientModelError):
+    """HTTP 429 (or a provider's 'overloaded')."""
+
+
+class ServerError(TransientModelError):
+    """HTTP 5xx."""
+
+
+class ConnectionFailed(TransientModelError):
+    """The connection could not be made or was dropped before a full reply."""
+
+
+class ModelTimeout(TransientModelError):
+    """No complete reply within the configured timeout."""
+
+
+class MalformedResponse(TransientModelError):
+    """The server answered 2xx with a body we cannot read."""
+
+
+class RequestRejected(ModelError):
+    """A 4xx other than 429: the request itself is wrong; retrying cannot help."""
+
+    def __init__(
+        self, message: str, hint: str = "", *, model: str = "", endpoint: str = "", status: int = 400
+    ) -> None:
+        super().__init__(message, hint, model=model, endpoint=endpoint)
+        self.status = status
+
+
+class ContextLengthExceeded(RequestRejected):
+    """The server (or our own check) says the request is longer than the model's context."""
+
+
+class ModelUnavailable(ModelError):
+    """Every attempt failed; the message names the model, the endpoint and the last failure."""

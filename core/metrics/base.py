@@ -1,0 +1,25 @@
+"""The Metric contract: one answer, one example → a score in [0, 1] with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..task import Example
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.value <= 1.0:
+            raise ValueError(f"score {self.value} outside [0, 1]")
+
+
+@runtime_checkable
+class Metric(Protocol):
+    name: str
+
+    async def score(self, answer: str, example: Example) -> Score: ...

@@ -1,0 +1,92 @@
+"""The model layer: specs, adapters, the call stack, and a hub that owns them for a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..budget import Budget, Usage
+from .base import Adapter, Completion, Message, Model, Request, request_hash
+from .cache import ResponseCache
+from .limits import RateLimits
+from .registry import ModelSpec, build_adapter, known_kinds, parse_spec, register_provider
+from .stack import ModelClient, RetryPolicy
+
+if TYPE_CHECKING:
+    from ..config import Price, Secrets, Settings
+
+__all__ = [
+    "Adapter", "Completion", "Message", "Model", "ModelClient", "ModelHub", "ModelSpec",
+    "RateLimits", "Request", "ResponseCache", "RetryPolicy", "build_adapter", "known_kinds",
+    "parse_spec", "register_provider", "request_hash",
+]
+
+
+def _price_fn(price: Price | None) -> Callable[[Completion], float] | None:
+    if price is None:
+        return None
+
+    def cost(c: Completion) -> float:
+        return (c.prompt_tokens * price.input_per_mtok
+                + c.completion_tokens * price.output_per_mtok) / 1e6
+    return cost
+
+
+class ModelHub:
+    """One ModelClient per spec for a run: shared cache, shared budget, shared HTTP clients."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        *,
+        budget: Budget | None = None,
+        cache: ResponseCache | None = None,
+        use_cache: bool = True,
+        on_call: Callable[[str, str, Request, Completion], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.budget = budget
+        if cache is None and use_cache and settings.cache.enabled:
+            cache = ResponseCache(settings.cache_file(), ttl_s=settings.cache.ttl_s)
+        self.cache = cache
+        self._on_call = on_call
+        self._clients: dict[str, ModelClient] = {}
+
+    def get(self, spec: str) -> ModelClient:
+        if spec not in self._clients:
+            s = self.settings
+            adapter = build_adapter(spec, s, self.secrets)
+            limits = s.limits_for(spec)
+            on_call = None
+            if self._on_call is not None:
+                hook = self._on_call
+
+                def on_call(key: str, req: Request, comp: Completion, _spec: str = spec) -> None:
+                    hook(_spec, key, req, comp)
+            self._clients[spec] = ModelClient(
+                spec, adapter, cache=self.cache, limits=limits,
+                retry=RetryPolicy(attempts=s.retry.attempts, initial_s=s.retry.initial_s,
+                                  max_s=s.retry.max_s, jitter_s=s.retry.jitter_s),
+                attempt_timeout_s=s.timeouts.total, budget=self.budget,
+                truncation=tuple(s.truncation), price=_price_fn(s.prices.get(adapter.model)),
+                on_call=on_call,
+            )
+        return self._clients[spec]
+
+    def usage(self) -> Usage:
+        total = Usage()
+        for client in self._clients.values():
+            total.add(client.usage)
+        return total
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {spec: c.stats() for spec, c in self._clients.items()}
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+        if self.cache is not None:
+            self.cache.close()

@@ -1,0 +1,205 @@
+"""What every HTTP adapter shares: one pooled httpx client per endpoint, error mapping, timing.
+
+A provider module subclasses :class:`HttpAdapter` and writes only ``path``, ``headers``,
+``body`` and ``parse``; status codes, timeouts, dropped connections and unreadable bodies are
+turned into the error classes the retry layer understands here, once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..errors import (
+    ConnectionFailed,
+    ContextLengthExceeded,
+    MalformedResponse,
+    ModelError,
+    ModelTimeout,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+)
+from .base import Completion, Request, estimate_tokens
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """HTTP timeouts in seconds (see httpx.Timeout); ``total`` bounds one whole attempt."""
+
+    connect: float = 10.0
+    read: float = 120.0
+    write: float = 30.0
+    pool: float = 30.0
+    total: float = 180.0
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+CONTEXT_MARKERS = (
+    "maximum context length",
+    "context length",
+    "context_length_exceeded",
+    "prompt is too long",
+    "too many tokens",
+    "exceeds the context",
+    "input validation error: `inputs` tokens",
+)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_text(response: httpx.Response) -> str:
+    """The human part of an error body, whatever the provider's error shape."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("type") or err)[:300]
+        return str(err)[:300]
+    return str(data)[:300]
+
+
+class HttpAdapter:
+    """Base for adapters that POST JSON to one endpoint."""
+
+    kind = "http"
+    path = "/chat/completions"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeouts: Timeouts | None = None,
+        context_size: int | None = None,
+        max_connections: int = 100,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.context_size = context_size
+        self._api_key = api_key
+        self.timeouts = timeouts or Timeouts()
+        self._client = client or httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=self.timeouts.to_httpx(),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    # -- what a provider writes -------------------------------------------------------------
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+
+    def body(self, request: Request) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, data: Any, latency: float) -> Completion:
+        raise NotImplementedError
+
+    def retry_after_from_body(self, response: httpx.Response) -> float | None:
+        return None
+
+    # -- shared -----------------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return self.base_url
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.model, "base_urls": [self.base_url]}
+
+    def count_tokens(self, request: Request) -> int:
+        return sum(estimate_tokens(m.content) + 4 for m in request.messages)
+
+    async def send(self, request: Request) -> Completion:
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(
+                self.path, json=self.body(request), headers=self.headers()
+            )
+        except httpx.TimeoutException as exc:
+            raise self._err(ModelTimeout, f"no reply within the timeout ({type(exc).__name__})")
+        except httpx.TransportError as exc:
+            raise self._err(ConnectionFailed, f"connection failed: {type(exc).__name__}: {exc}")
+        latency = time.perf_counter() - started
+        if response.status_code >= 400:
+            raise self._status_error(response)
+        try:
+            data = response.json()
+            completion = self.parse(data, latency)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise self._err(MalformedResponse, f"unreadable reply body ({type(exc).__name__})")
+        return completion
+
+    def _status_error(self, response: httpx.Response) -> ModelError:
+        status = response.status_code
+        text = error_text(response)
+        if status == 429 or status == 529:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return RateLimited(
+                f"rate limited (HTTP {status}): {text}",
+                model=self.model, endpoint=self.endpoint, status=status,
+                retry_after=retry_after if retry_after is not None
+                else self.retry_after_from_body(response),
+            )
+        if status >= 500:
+            return ServerError(
+                f"server error (HTTP {status}): {text}",
+                model=self.model, endpoint=self.endpoint, status=status,
+                retry_after=parse_retry_after(response.headers.get("retry-after"))
+                or self.retry_after_from_body(response),
+            )
+        if any(marker in text.lower() for marker in CONTEXT_MARKERS):
+            return ContextLengthExceeded(
+                f"request longer than the model's context: {text}",
+                "shorten the prompt or use a model with a longer context",
+                model=self.model, endpoint=self.endpoint, status=status,
+            )
+        hint = {
+            401: "check the API key for this provider",
+            403: "check the API key's permissions",
+            404: "check the model name and the base URL",
+        }.get(status, "the request was refused; retrying will not help")
+        return RequestRejected(
+            f"{self.model} at {self.endpoint} refused the request (HTTP {status}): {text}",
+            hint, model=self.model, endpoint=self.endpoint, status=status,
+        )
+
+    def _err(self, cls: type[ModelError], message: str) -> ModelError:
+        return cls(message, model=self.model, endpoint=self.endpoint)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def loads_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

@@ -1,0 +1,194 @@
+"""The store: SQLite (via sqlite-utils) holding runs, candidates, evaluations and responses.
+
+Candidates are the prompt version history: a candidate's id is a hash of its messages, so the same
+prompt is the same version in every run of a task, and its parents give the lineage. Everything is
+written as it happens; reports, history and resume read it back.
+
+Schema changes are numbered migrations applied in order on open; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import PromptTunerError
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["runs"].create({
+        "id": str, "task_name": str, "task_json": str, "settings_json": str,
+        "target": str, "optimizer": str, "judge": str, "metric": str,
+        "status": str, "created_at": float, "finished_at": float,
+        "original_id": str, "best_id": str, "original_score": float, "best_score": float,
+        "result_json": str, "report_path": str, "error": str,
+    }, pk="id")
+    db["candidates"].create({
+        "run_id": str, "id": str, "task_name": str, "messages_json": str, "parents_json": str,
+        "strategy": str, "operator": str, "generation": int, "note": str, "created_at": float,
+        "status": str, "score": float, "ci_low": float, "ci_high": float, "n": int,
+    }, pk=("run_id", "id"), foreign_keys=[("run_id", "runs", "id")])
+    db["evaluations"].create({
+        "run_id": str, "candidate_id": str, "example_index": int, "inputs_json": str,
+        "expected": str, "answer": str, "score": float, "reason": str, "response_key": str,
+        "created_at": float,
+    }, pk=("run_id", "candidate_id", "example_index"))
+    db["responses"].create({
+        "run_id": str, "key": str, "model": str, "request_json": str, "text": str,
+        "prompt_tokens": int, "completion_tokens": int, "latency_s": float,
+        "finish_reason": str, "created_at": float,
+    }, pk=("run_id", "key"))
+    db["candidates"].create_index(["task_name", "id"])
+    db["runs"].create_index(["task_name", "created_at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=5000")
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise PromptTunerError(f"cannot open the store {path}: {exc}",
+                                   "check store_path and its permissions") from None
+        self.migrate()
+
+    # -- schema -----------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if "_migrations" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT max(version) FROM _migrations").fetchone()
+        return int(row[0] or 0)
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > len(MIGRATIONS):
+            raise PromptTunerError(
+                f"the store {self.path} has schema v{current}, newer than this prompt-tuner "
+                f"(v{len(MIGRATIONS)})", "upgrade prompt-tuner or use another store_path")
+        for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self.db.conn:
+                self.db.execute("BEGIN")
+                if "_migrations" not in self.db.table_names():
+                    self.db["_migrations"].create({"version": int, "applied_at": float},
+                                                  pk="version")
+                migration(self.db)
+                self.db["_migrations"].insert({"version": version, "applied_at": time.time()})
+
+    # -- writes -------------------------------------------------------------------------------------
+    def create_run(self, run_id: str, *, task_name: str, task: dict[str, Any],
+                   settings: dict[str, Any], target: str, optimizer: str, judge: str,
+                   metric: str) -> None:
+        self.db["runs"].insert({
+            "id": run_id, "task_name": task_name, "task_json": _dumps(task),
+            "settings_json": _dumps(settings), "target": target, "optimizer": optimizer,
+            "judge": judge, "metric": metric, "status": "running", "created_at": time.time(),
+        })
+
+    def add_candidate(self, run_id: str, task_name: str, *, candidate_id: str,
+                      messages: list[dict[str, str]], parents: list[str], strategy: str,
+                      operator: str, generation: int, note: str = "") -> None:
+        self.db["candidates"].insert({
+            "run_id": run_id, "id": candidate_id, "task_name": task_name,
+            "messages_json": _dumps(messages), "parents_json": _dumps(parents),
+            "strategy": strategy, "operator": operator, "generation": generation, "note": note,
+            "created_at": time.time(), "status": "proposed",
+        }, ignore=True)
+
+    def set_candidate_score(self, run_id: str, candidate_id: str, *, score: float, low: float,
+                            high: float, n: int, status: str) -> None:
+        self.db["candidates"].update((run_id, candidate_id), {
+            "score": score, "ci_low": low, "ci_high": high, "n": n, "status": status})
+
+    def record_evaluation(self, run_id: str, candidate_id: str, index: int, *,
+                          inputs: dict[str, Any], expected: str | None, answer: str,
+                          score: float, reason: str, response_key: str) -> None:
+        self.db["evaluations"].insert({
+            "run_id": run_id, "candidate_id": candidate_id, "example_index": index,
+            "inputs_json": _dumps(inputs), "expected": expected, "answer": answer,
+            "score": score, "reason": reason, "response_key": response_key,
+            "created_at": time.time(),
+        }, replace=True)
+
+    def record_response(self, run_id: str, model: str, key: str, request: dict[str, Any],
+                        completion: dict[str, Any]) -> None:
+        self.db["responses"].insert({
+            "run_id": run_id, "key": key, "model": model, "request_json": _dumps(request),
+            "text": completion["text"], "prompt_tokens": completion["prompt_tokens"],
+            "completion_tokens": completion["completion_tokens"],
+            "latency_s": completion["latency_s"], "finish_reason": completion["finish_reason"],
+            "created_at": time.time(),
+        }, replace=True)
+
+    def finish_run(self, run_id: str, *, status: str, original_id: str | None = None,
+                   best_id: str | None = None, original_score: float | None = None,
+                   best_score: float | None = None, result: dict[str, Any] | None = None,
+                   report_path: str | None = None, error: str | None = None) -> None:
+        self.db["runs"].update(run_id, {
+            "status": status, "finished_at": time.time(), "original_id": original_id,
+            "best_id": best_id, "original_score": original_score, "best_score": best_score,
+            "result_json": _dumps(result) if result is not None else None,
+            "report_path": report_path, "error": error,
+        })
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
+        if not rows:
+            raise PromptTunerError(f"no run {run_id} in {self.path}",
+                                   "list runs with `prompt-tuner runs`")
+        return rows[0]
+
+    def runs(self, limit: int = 50, task_name: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("task_name = ?", [task_name]) if task_name else (None, [])
+        return list(self.db["runs"].rows_where(where, args, order_by="created_at desc",
+                                               limit=limit))
+
+    def candidates(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.db["candidates"].rows_where("run_id = ?", [run_id],
+                                                     order_by="created_at"))
+
+    def evaluations(self, run_id: str, candidate_id: str | None = None) -> list[dict[str, Any]]:
+        if candidate_id is None:
+            return list(self.db["evaluations"].rows_where("run_id = ?", [run_id],
+                                                          order_by="candidate_id, example_index"))
+        return list(self.db["evaluations"].rows_where(
+            "run_id = ? and candidate_id = ?", [run_id, candidate_id], order_by="example_index"))
+
+    def responses(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.db["responses"].rows_where("run_id = ?", [run_id],
+                                                    order_by="created_at"))
+
+    def versions(self, task_name: str) -> list[dict[str, Any]]:
+        """Every distinct prompt ever tried for a task: first seen, runs, best score, parents."""
+        sql = """
+            SELECT id, min(created_at) AS first_seen, count(DISTINCT run_id) AS runs,
+                   max(score) AS best_score, messages_json, parents_json, operator
+            FROM candidates WHERE task_name = ? GROUP BY id ORDER BY first_seen
+        """
+        cur = self.db.execute(sql, [task_name])
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def iter_tables(self) -> Iterator[str]:
+        yield from self.db.table_names()
+
+    def close(self) -> None:
+        self.db.conn.close()

@@ -1,0 +1,111 @@
+"""Typed Jinja2 templates: sandboxed, StrictUndefined, variables checked before rendering.
+
+Two kinds of template go through here:
+- files in ``templates/`` (meta-prompts for strategies and the judge, report layouts), loaded
+  through a loader whose compiled templates expire after a TTL so edits show up in a long-lived
+  bot or language server;
+- prompt templates written by users or proposed by the optimizer (``{{ field }}`` slots).
+
+Values are inserted as data: a dataset value that contains ``{{ x }}`` stays literal text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import PromptTunerError, TaskError
+
+
+def templates_dir() -> Path:
+    """``templates/`` beside the package in a checkout, ``core/_templates`` in a wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise PromptTunerError("prompt-tuner's templates folder is missing",
+                           "reinstall the package")
+
+
+def _env(loader: jinja2.BaseLoader | None = None) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+        keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+class TemplateLibrary:
+    """Loads ``templates/*.j2`` with a TTL cache and checks variables on every render."""
+
+    def __init__(self, root: Path | None = None, ttl_s: float = 5.0) -> None:
+        self.root = root or templates_dir()
+        self.ttl_s = ttl_s
+        self._env = _env(jinja2.FileSystemLoader(str(self.root)))
+        self._cache: dict[str, tuple[float, jinja2.Template, frozenset[str]]] = {}
+
+    def get(self, name: str) -> tuple[jinja2.Template, frozenset[str]]:
+        now = time.monotonic()
+        hit = self._cache.get(name)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1], hit[2]
+        try:
+            source, _, _ = self._env.loader.get_source(self._env, name)  # type: ignore[union-attr]
+            variables = frozenset(jinja2.meta.find_undeclared_variables(self._env.parse(source)))
+            template = self._env.get_template(name)
+        except jinja2.TemplateNotFound:
+            raise PromptTunerError(f"template {name} not found in {self.root}",
+                                   "reinstall the package") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise PromptTunerError(f"template {name} line {exc.lineno}: {exc.message}",
+                                   "fix the template") from None
+        self._cache[name] = (now, template, variables)
+        return template, variables
+
+    def variables(self, name: str) -> frozenset[str]:
+        return self.get(name)[1]
+
+    def render(self, name: str, **values: Any) -> str:
+        template, variables = self.get(name)
+        missing = sorted(variables - values.keys())
+        if missing:
+            raise PromptTunerError(f"template {name} needs {', '.join(missing)}",
+                                   "this is a bug in the caller")
+        return template.render(**values).strip()
+
+
+_prompt_env = _env()
+
+
+@lru_cache(maxsize=4096)
+def compile_prompt(text: str) -> tuple[jinja2.Template, frozenset[str]]:
+    """Compile a prompt template; raises TaskError with the line of a syntax error."""
+    try:
+        parsed = _prompt_env.parse(text)
+        return _prompt_env.from_string(text), frozenset(jinja2.meta.find_undeclared_variables(parsed))
+    except jinja2.TemplateSyntaxError as exc:
+        raise TaskError(f"prompt template line {exc.lineno}: {exc.message}",
+                        "fix the {{ }} / {% %} syntax in the prompt") from None
+
+
+def prompt_slots(text: str) -> frozenset[str]:
+    return compile_prompt(text)[1]
+
+
+def render_prompt(text: str, values: Mapping[str, Any]) -> str:
+    template, slots = compile_prompt(text)
+    missing = sorted(slots - values.keys())
+    if missing:
+        raise TaskError(f"prompt slot {{{{ {missing[0]} }}}} has no value",
+                        "add that field to every example or remove the slot")
+    try:
+        return template.render(**values)
+    except jinja2.exceptions.SecurityError as exc:
+        raise TaskError(f"prompt template does something unsafe: {exc}",
+                        "use plain {{ field }} slots") from None

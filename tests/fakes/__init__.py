@@ -1,0 +1,1 @@
+"""Test doubles: a loopback fake LLM server and the helpers that drive it."""
