@@ -156,5 +156,5 @@ def test_peak_in_flight_counts_concurrent_requests(fake_server: StartFakeServer)
     assert statuses == [200] * 8
     log = server.log()
     assert log["peak_in_flight"] == 8 and log["count"] == 8
-    assert all(r["t_end"] - r["t_start"] >= 0.2 for r in log["requests"])
+    assert all(r["t_end"] - r["t_start"] >= 0.195 for r in log["requests"])  # uvloop timers: ms grain
     assert server.stderr() == ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
@@ -47,11 +47,11 @@ class Request:
 
     def key_dict(self) -> dict[str, Any]:
         """Canonical, JSON-ready form used for cache keys and logs."""
-        d = asdict(self)
-        d["messages"] = [[m.role, m.content] for m in self.messages]
-        d["stop"] = list(self.stop)
-        d["extra"] = dict(self.extra)
-        return d
+        return {
+            "messages": [[m.role, m.content] for m in self.messages],
+            "max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
+            "seed": self.seed, "stop": list(self.stop), "extra": dict(self.extra),
+        }
 
     def text_chars(self) -> int:
         return sum(len(m.content) for m in self.messages)
@@ -76,9 +76,12 @@ class Completion:
     notes: tuple[str, ...] = field(default=())  # e.g. what truncation cut
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["notes"] = list(self.notes)
-        return d
+        return {
+            "text": self.text, "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens, "latency_s": self.latency_s,
+            "finish_reason": self.finish_reason, "cached": self.cached, "model": self.model,
+            "endpoint": self.endpoint, "notes": list(self.notes),
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Completion:

@@ -1,0 +1,125 @@
+"""How much does the call stack cost on top of the model?
+
+Sends N requests (default 2,000) through the full stack (validate → cache → rate limit →
+retry(timeout(adapter)) → cache store → usage) to loopback fake servers with a fixed latency,
+at a given concurrency, and prints wall time against the ideal (N × latency ÷ concurrency) and
+against a naive sequential loop in the same run. With ``--servers 1,2,4`` it also runs a pool of
+that many servers, each limited to ``--per-server`` requests in flight, and prints throughput
+scaling.
+
+    python bench/overhead.py                      # 2,000 requests, 20 ms, concurrency 32
+    python bench/overhead.py --servers 1,2,4      # pool scaling
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core import Message, Request  # noqa: E402
+from core.models.cache import ResponseCache  # noqa: E402
+from core.models.limits import RateLimits  # noqa: E402
+from core.models.pool import Pool  # noqa: E402
+from core.models.providers import OpenAIAdapter  # noqa: E402
+from core.models.stack import ModelClient  # noqa: E402
+from bench.fixed_server import Server  # noqa: E402
+
+
+def requests(n: int, tag: str) -> list[Request]:
+    return [Request(messages=(Message("user", f"{tag} request {i}"),), max_tokens=16)
+            for i in range(n)]
+
+
+async def run_stack(urls: list[str], n: int, concurrency: int, cache_dir: Path, tag: str) -> float:
+    adapters = [OpenAIAdapter("fake", u, max_connections=concurrency + 4) for u in urls]
+    adapter = adapters[0] if len(adapters) == 1 else Pool(adapters)
+    cache = ResponseCache(cache_dir / f"{tag}.db")
+    client = ModelClient("openai:fake", adapter, cache=cache,
+                         limits=RateLimits(max_in_flight=concurrency))
+    reqs = requests(n, tag)
+    queue: asyncio.Queue[Request] = asyncio.Queue()
+    for r in reqs:
+        queue.put_nowait(r)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await client.complete(queue.get_nowait())
+
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(concurrency):
+            group.create_task(worker())
+    wall = time.perf_counter() - started
+    assert client.usage.calls == n, client.usage
+    await client.aclose()
+    cache.close()
+    return wall
+
+
+async def run_naive(url: str, n: int, cache_dir: Path) -> float:
+    adapter = OpenAIAdapter("fake", url)
+    client = ModelClient("openai:fake", adapter, cache=ResponseCache(cache_dir / "naive.db"))
+    started = time.perf_counter()
+    for r in requests(n, "naive"):
+        await client.complete(r)
+    wall = time.perf_counter() - started
+    await client.aclose()
+    return wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--latency", type=float, default=0.020)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--naive", type=int, default=200,
+                    help="requests for the sequential loop (its time is scaled to --requests)")
+    ap.add_argument("--servers", default="", help="pool sizes to compare, e.g. 1,2,4")
+    ap.add_argument("--per-server", type=int, default=8, help="in flight per server in the pool run")
+    args = ap.parse_args()
+    n, lat, conc = args.requests, args.latency, args.concurrency
+    with tempfile.TemporaryDirectory() as tmp, Server(lat) as srv:
+        cache_dir = Path(tmp)
+        asyncio.run(run_stack([srv.base_url], 50, conc, cache_dir, "warmup"))
+        wall = asyncio.run(run_stack([srv.base_url], n, conc, cache_dir, "stack"))
+        stats = srv.stats()
+        peak, served = stats["peak_in_flight"], stats["mean_latency_s"]
+        naive = asyncio.run(run_naive(srv.base_url, args.naive, cache_dir)) * n / args.naive
+    ideal = n * lat / conc
+    print(f"requests: {n}  latency: {lat * 1000:.0f} ms (server-measured mean {served * 1000:.2f} ms)"
+          f"  concurrency: {conc}")
+    print(f"full stack:        {wall:7.3f} s  ({n / wall:7.1f} req/s, server peak in flight {peak})")
+    print(f"ideal:             {ideal:7.3f} s  (N x latency / concurrency)")
+    print(f"ratio to ideal:    {wall / ideal:7.3f}   (target <= 1.15)")
+    print(f"naive sequential:  {naive:7.3f} s  (measured on {args.naive}, scaled)  "
+          f"speed-up {naive / wall:.1f}x")
+    if args.servers:
+        print()
+        print(f"pool scaling: each server {lat * 1000:.0f} ms, {args.per_server} in flight per server")
+        base = None
+        for k in [int(x) for x in args.servers.split(",")]:
+            servers = [Server(lat).start() for _ in range(k)]
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    conc_k = args.per_server * k
+                    wall_k = asyncio.run(run_stack([s.base_url for s in servers], n, conc_k,
+                                                   Path(tmp), f"pool{k}"))
+                    peaks = [s.stats()["peak_in_flight"] for s in servers]
+                    counts = [s.stats()["count"] for s in servers]
+            finally:
+                for s in servers:
+                    s.stop()
+            tput = n / wall_k
+            base = base or tput
+            print(f"  {k} server(s): {wall_k:6.3f} s  {tput:7.1f} req/s  x{tput / base:.2f}  "
+                  f"per-server requests {counts}  peaks {peaks}")
+
+
+if __name__ == "__main__":
+    main()
