@@ -61,6 +61,17 @@ def plan_calls(n_examples: int, settings: Settings, judged: bool) -> dict[str, i
     }
 
 
+def answer_tokens(task: Task) -> int:
+    """Room for the target's answer: a label needs a few tokens, an essay a few hundred. Small
+    models that miss the format ramble until the limit, so a tight limit saves most of the time
+    of scoring a bad prompt."""
+    metric = task.resolved_metric()
+    if metric == "judge":
+        return 256
+    longest = max((len(e.expected or "") for e in task.examples), default=0)
+    return min(512, max(24, longest // 2 + 16)) if metric != "label" else 24
+
+
 class TuneRun:
     def __init__(self, task: Task, settings: Settings, secrets: Secrets, store: Store,
                  on_event: EventHandler | None, use_cache: bool, run_id: str | None) -> None:
@@ -179,7 +190,8 @@ class TuneRun:
                               settings=s.model_dump(mode="json"), target=roles.target,
                               optimizer=roles.optimizer, judge=roles.judge, metric=metric_name)
         evaluator = Evaluator(target, metric, concurrency=s.tune.concurrency,
-                              max_tokens=s.tune.answer_max_tokens, seed=s.tune.seed,
+                              max_tokens=s.tune.answer_max_tokens or answer_tokens(self.task),
+                              seed=s.tune.seed,
                               on_result=self._record_result)
         ctx = StrategyContext(self.task, optimizer, self.templates, s.tune.seed,
                               s.tune.optimizer_temperature, s.tune.proposal_max_tokens)

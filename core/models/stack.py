@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +22,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from ..budget import Budget, Usage
@@ -57,12 +57,11 @@ class _Wait:
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self._exp = wait_exponential_jitter(
-            initial=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s
-        )
 
     def __call__(self, state: RetryCallState) -> float:
-        wait = float(self._exp(state))
+        p = self.policy
+        wait = min(p.max_s, p.initial_s * 2 ** (state.attempt_number - 1))
+        wait += random.uniform(0, p.jitter_s) if p.jitter_s else 0.0
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, TransientModelError) and exc.retry_after is not None:
             wait = max(wait, min(exc.retry_after, self.policy.max_retry_after_s))
