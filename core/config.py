@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 from .budget import BudgetLimits
 from .errors import ConfigError
 from .models.limits import RateLimits
+from .yamlio import load_yaml
 
 ENV_PREFIX = "PROMPT_TUNER_"
 CONFIG_NAMES = ("prompt-tuner.yaml", "prompt-tuner.yml", "prompt-tuner.json")
@@ -208,7 +209,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}", "check the path")
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except (ValueError, yaml.YAMLError) as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" line {line + 1}" if line is not None else ""

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import TaskError
 from .models.base import Message
 from .templates import prompt_slots
+from .yamlio import load_yaml
 
 MetricName = Literal["auto", "exact", "contains", "label", "judge"]
 EXPECTED = "expected"
@@ -162,7 +163,7 @@ def _load_data(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskError(f"cannot read task file {path}: {exc}", "check the file") from None
     try:
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except json.JSONDecodeError as exc:
         raise TaskError(f"{path} line {exc.lineno}: not valid JSON: {exc.msg}",
                         "fix the syntax") from None
@@ -213,7 +214,10 @@ def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None) 
 
 def check_task(task: Task, wheres: list[str] | None = None) -> None:
     """Load-time checks: every slot is filled by every example; metrics have what they need."""
-    slots = task.slots()
+    try:
+        slots = task.slots()
+    except TaskError as exc:  # a template syntax error: say which file it is in
+        raise TaskError(f"{task.source}: {exc.message}", exc.hint) from None
     if slots and not task.examples:
         raise TaskError(f"{task.source}: the prompt has slot {{{{ {sorted(slots)[0]} }}}} "
                         "but the task has no examples to fill it",

@@ -109,3 +109,6 @@ def render_prompt(text: str, values: Mapping[str, Any]) -> str:
     except jinja2.exceptions.SecurityError as exc:
         raise TaskError(f"prompt template does something unsafe: {exc}",
                         "use plain {{ field }} slots") from None
+    except jinja2.exceptions.UndefinedError as exc:
+        raise TaskError(f"prompt template refers to something undefined: {exc}",
+                        "use plain {{ field }} slots") from None

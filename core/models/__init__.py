@@ -69,7 +69,10 @@ class ModelHub:
                 spec, adapter, cache=self.cache, limits=limits,
                 retry=RetryPolicy(attempts=s.retry.attempts, initial_s=s.retry.initial_s,
                                   max_s=s.retry.max_s, jitter_s=s.retry.jitter_s),
-                attempt_timeout_s=s.timeouts.total, budget=self.budget,
+                # An in-process model cannot be interrupted: a timeout would only queue the
+                # same work again behind the abandoned call.
+                attempt_timeout_s=None if adapter.kind == "embedded" else s.timeouts.total,
+                budget=self.budget,
                 truncation=tuple(s.truncation), price=_price_fn(s.prices.get(adapter.model)),
                 on_call=on_call,
             )

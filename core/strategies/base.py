@@ -37,6 +37,7 @@ class Strategy(Protocol):
         ...
 
 
+MIN_PROMPT_CHARS = 12  # shorter than "Is it spam?": not an instruction
 _FENCE = re.compile(r"```[a-zA-Z]*\n?(.*?)```", re.S)
 _PREAMBLE = re.compile(
     r"^(?:sure|here(?:'s| is)|certainly|okay|ok|the (?:new|improved|better) prompt)[^\n]*[:!.]\s*\n",
@@ -46,6 +47,10 @@ _PREAMBLE = re.compile(
 def extract_prompt(reply: str) -> str:
     """Pull the proposed prompt out of a chatty reply: <<<…>>> markers, fences, preambles."""
     text = reply.strip()
+    marker = re.search(r"(?i)new prompt\s*:", text)
+    if marker:  # few-shot meta-prompts end with "New prompt:"; the model may echo it
+        text = text[[m.end() for m in re.finditer(r"(?i)new prompt\s*:", text)][-1]:]
+        text = re.split(r"\n\s*(?:Task|Old prompt|Example|Mistakes)\s*:", text)[0]
     if "<<<" in text:
         inner = text.split("<<<", 1)[1]
         text = inner.split(">>>", 1)[0] if ">>>" in inner else inner
@@ -63,7 +68,7 @@ def extract_prompt(reply: str) -> str:
 
 def repair_slots(text: str, slots: Sequence[str]) -> str | None:
     """Keep every input slot; append any the optimizer dropped. None if the text is unusable."""
-    if not text.strip():
+    if len(re.sub(r"{{.*?}}", "", text).strip()) < MIN_PROMPT_CHARS:
         return None
     try:
         present = prompt_slots(text)

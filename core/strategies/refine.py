@@ -1,8 +1,9 @@
 """``refine``: the optimizer proposes variations, then rewrites the best ones against their failures.
 
-Each variation is asked for from a different angle (format, clarity, brevity, role, method) with
-its own seed, so a small optimizer still yields distinct prompts. Replies are parsed leniently;
-one that yields nothing usable is skipped, never fatal.
+The meta-prompts are few-shot (one worked rewrite, then "New prompt:"): a 135M optimizer follows a
+pattern far better than an instruction. Variations differ by seed at a sampling temperature, so
+the run stays reproducible. Replies are parsed leniently; one that yields nothing usable is
+skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -17,26 +18,6 @@ from .base import StrategyContext, extract_prompt, repair_slots, slots_of
 
 log = logging.getLogger(__name__)
 
-ANGLES = (
-    "State exactly what the answer must look like (for example: one word, or one number).",
-    "Make the instruction clearer and more specific.",
-    "Make it shorter and more direct.",
-    "Start with a one-line role for the model, then the instruction.",
-    "Tell the model how to work out the answer, in one or two steps.",
-    "Put the instruction first and the input last, clearly separated.",
-    "Use simple words a small model understands.",
-    "Add one short example of an input and its answer.",
-)
-
-
-def _example_lines(ctx: StrategyContext, k: int = 3) -> list[dict[str, str]]:
-    out = []
-    for ex in ctx.task.examples[:k]:
-        shown = "; ".join(f"{key}: {str(v)[:160]}" for key, v in ex.inputs.items())
-        out.append({"input": shown, "expected": (ex.expected or "")[:120]})
-    return out
-
-
 class Refine:
     name = "refine"
 
@@ -48,11 +29,9 @@ class Refine:
 
     async def _variation(self, ctx: StrategyContext, parent: Candidate, i: int) -> Candidate | None:
         slots = slots_of(parent)
-        angle = ANGLES[i % len(ANGLES)]
         meta = ctx.templates.render(
             "refine/propose.j2", description=ctx.task.description or "(not described)",
-            examples=_example_lines(ctx), prompt=parent.messages[parent.main_index()].content,
-            angle=angle, slots=", ".join(f"{{{{ {s} }}}}" for s in slots),
+            prompt=parent.messages[parent.main_index()].content,
         )
         reply = await self._ask(ctx, meta, ctx.seed * 1000 + i)
         text = repair_slots(extract_prompt(reply or ""), slots)
@@ -60,7 +39,8 @@ class Refine:
             log.info("variation %d: optimizer reply had no usable prompt", i)
             return None
         return parent.with_main(text, parents=(parent.id,), strategy=self.name,
-                                operator="vary", generation=parent.generation + 1, note=angle)
+                                operator="vary", generation=parent.generation + 1,
+                                note=f"variation {i + 1}")
 
     async def propose(self, ctx: StrategyContext, parent: Candidate, n: int) -> list[Candidate]:
         async with asyncio.TaskGroup() as group:
@@ -69,7 +49,7 @@ class Refine:
 
     async def refine(self, ctx: StrategyContext, evaluation: Evaluation) -> Candidate | None:
         parent = evaluation.candidate
-        failures = evaluation.failures()[:4]
+        failures = evaluation.failures()[:2]
         if not failures:
             return None
         examples = ctx.task.examples
@@ -77,14 +57,12 @@ class Refine:
         for f in failures:
             ex = examples[f.index] if f.index < len(examples) else None
             inputs = "; ".join(f"{k}: {str(v)[:160]}" for k, v in (ex.inputs if ex else {}).items())
-            shown.append({"input": inputs, "answer": f.answer.strip()[:200],
+            shown.append({"input": inputs, "answer": " ".join(f.answer.split())[:120],
                           "expected": (ex.expected or "") if ex else "", "reason": f.reason[:200]})
         slots = slots_of(parent)
         meta = ctx.templates.render(
             "refine/improve.j2", description=ctx.task.description or "(not described)",
-            prompt=parent.messages[parent.main_index()].content,
-            score=f"{evaluation.estimate().mean:.0%}", failures=shown,
-            slots=", ".join(f"{{{{ {s} }}}}" for s in slots),
+            prompt=parent.messages[parent.main_index()].content, failures=shown[:2],
         )
         reply = await self._ask(ctx, meta, ctx.seed * 1000 + 500 + parent.generation)
         text = repair_slots(extract_prompt(reply or ""), slots)

@@ -1,0 +1,243 @@
+"""The SQLite store: migrations, writes, reads and the version history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import PromptTunerError, Store
+from core.store import MIGRATIONS
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "nested" / "store.db")
+    yield s
+    s.close()
+
+
+def new_run(store: Store, run_id: str = "run-1", task_name: str = "task-a") -> None:
+    store.create_run(run_id, task_name=task_name, task={"name": task_name, "n": 1},
+                     settings={"tune": {"variations": 4}}, target="embedded",
+                     optimizer="openai:gpt", judge="embedded", metric="label")
+
+
+def add(store: Store, run_id: str, cid: str, *, task_name: str = "task-a",
+        parents: list[str] | None = None, note: str = "", generation: int = 0) -> None:
+    store.add_candidate(run_id, task_name, candidate_id=cid,
+                        messages=[{"role": "user", "content": f"prompt {cid}"}],
+                        parents=parents or [], strategy="refine", operator="vary",
+                        generation=generation, note=note)
+
+
+# -- schema ---------------------------------------------------------------------------------------
+
+
+def test_new_store_creates_schema_and_records_migration(store: Store) -> None:
+    tables = set(store.iter_tables())
+    assert {"runs", "candidates", "evaluations", "responses", "_migrations"} <= tables
+    rows = list(store.db["_migrations"].rows)
+    assert [r["version"] for r in rows] == [1]
+    assert len(MIGRATIONS) == 1
+    assert store.schema_version() == 1
+    assert store.path.parent.is_dir()
+
+
+def test_reopening_does_not_rerun_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    first = Store(path)
+    new_run(first)
+    applied = list(first.db["_migrations"].rows)
+    first.close()
+
+    again = Store(path)
+    try:
+        assert list(again.db["_migrations"].rows) == applied
+        # the data written before survives (tables were not recreated)
+        assert again.get_run("run-1")["task_name"] == "task-a"
+    finally:
+        again.close()
+
+
+def test_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    s = Store(path)
+    s.db.execute("INSERT INTO _migrations (version, applied_at) VALUES (?, 0)",
+                 [len(MIGRATIONS) + 1])
+    s.close()
+    with pytest.raises(PromptTunerError) as info:
+        Store(path)
+    assert "newer" in str(info.value)
+    assert str(path) in str(info.value)
+    assert info.value.hint
+
+
+def test_unopenable_path_is_a_prompt_tuner_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(PromptTunerError, match="cannot open the store"):
+        Store(blocker / "store.db")
+
+
+# -- writes and reads -----------------------------------------------------------------------------
+
+
+def test_run_round_trip(store: Store) -> None:
+    new_run(store)
+    run = store.get_run("run-1")
+    assert run["status"] == "running"
+    assert run["target"] == "embedded"
+    assert run["optimizer"] == "openai:gpt"
+    assert run["metric"] == "label"
+    assert json.loads(run["task_json"]) == {"name": "task-a", "n": 1}
+    assert json.loads(run["settings_json"]) == {"tune": {"variations": 4}}
+    assert run["finished_at"] is None
+
+    result = {"best": "c2", "scores": [0.5, 0.9]}
+    store.finish_run("run-1", status="finished", original_id="c1", best_id="c2",
+                     original_score=0.5, best_score=0.9, result=result,
+                     report_path="/tmp/r.html")
+    run = store.get_run("run-1")
+    assert run["status"] == "finished"
+    assert (run["original_id"], run["best_id"]) == ("c1", "c2")
+    assert (run["original_score"], run["best_score"]) == (0.5, 0.9)
+    assert json.loads(run["result_json"]) == result
+    assert run["report_path"] == "/tmp/r.html"
+    assert run["finished_at"] >= run["created_at"]
+    assert run["error"] is None
+
+
+def test_failed_run_keeps_error_and_no_result(store: Store) -> None:
+    new_run(store)
+    store.finish_run("run-1", status="failed", error="boom")
+    run = store.get_run("run-1")
+    assert (run["status"], run["error"], run["result_json"]) == ("failed", "boom", None)
+
+
+def test_candidates_round_trip_and_duplicates_are_ignored(store: Store) -> None:
+    new_run(store)
+    add(store, "run-1", "c1", note="first")
+    add(store, "run-1", "c2", parents=["c1"], generation=1)
+    add(store, "run-1", "c1", note="second insert must not win")
+    cands = store.candidates("run-1")
+    assert [c["id"] for c in cands] == ["c1", "c2"]
+    c1, c2 = cands
+    assert c1["note"] == "first"
+    assert c1["status"] == "proposed"
+    assert json.loads(c1["messages_json"]) == [{"role": "user", "content": "prompt c1"}]
+    assert json.loads(c2["parents_json"]) == ["c1"]
+    assert c2["generation"] == 1
+    assert c1["score"] is None
+
+
+def test_set_candidate_score(store: Store) -> None:
+    new_run(store)
+    add(store, "run-1", "c1")
+    add(store, "run-1", "c2")
+    store.set_candidate_score("run-1", "c1", score=0.75, low=0.5, high=0.9, n=8,
+                              status="evaluated")
+    by_id = {c["id"]: c for c in store.candidates("run-1")}
+    c1 = by_id["c1"]
+    assert (c1["score"], c1["ci_low"], c1["ci_high"], c1["n"], c1["status"]) == (
+        0.75, 0.5, 0.9, 8, "evaluated")
+    assert by_id["c2"]["score"] is None  # only the named candidate changed
+
+
+def test_candidates_of_one_run_only(store: Store) -> None:
+    new_run(store, "run-1")
+    new_run(store, "run-2")
+    add(store, "run-1", "c1")
+    add(store, "run-2", "c9")
+    assert [c["id"] for c in store.candidates("run-1")] == ["c1"]
+    assert [c["id"] for c in store.candidates("run-2")] == ["c9"]
+
+
+def test_evaluations_round_trip_and_rerecording_replaces(store: Store) -> None:
+    new_run(store)
+    add(store, "run-1", "c1")
+    add(store, "run-1", "c2")
+    for cid in ("c2", "c1"):
+        for i in (1, 0):
+            store.record_evaluation("run-1", cid, i, inputs={"text": f"x{i}"},
+                                    expected="positive", answer="negative", score=0.0,
+                                    reason="wrong", response_key=f"k-{cid}-{i}")
+    store.record_evaluation("run-1", "c1", 0, inputs={"text": "x0"}, expected=None,
+                            answer="positive", score=1.0, reason="ok", response_key="k2")
+    all_rows = store.evaluations("run-1")
+    assert [(r["candidate_id"], r["example_index"]) for r in all_rows] == [
+        ("c1", 0), ("c1", 1), ("c2", 0), ("c2", 1)]
+    c1 = store.evaluations("run-1", "c1")
+    assert [r["example_index"] for r in c1] == [0, 1]
+    first = c1[0]
+    assert (first["answer"], first["score"], first["reason"], first["response_key"]) == (
+        "positive", 1.0, "ok", "k2")
+    assert first["expected"] is None
+    assert json.loads(first["inputs_json"]) == {"text": "x0"}
+
+
+def test_responses_round_trip(store: Store) -> None:
+    new_run(store)
+    completion: dict[str, Any] = {"text": "positive", "prompt_tokens": 12,
+                                  "completion_tokens": 1, "latency_s": 0.25,
+                                  "finish_reason": "stop", "cached": False}
+    request = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+    store.record_response("run-1", "embedded", "key-1", request, completion)
+    store.record_response("run-1", "embedded", "key-1", request, {**completion, "text": "neg"})
+    rows = store.responses("run-1")
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["key"], row["model"], row["text"]) == ("key-1", "embedded", "neg")
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (12, 1)
+    assert row["latency_s"] == 0.25
+    assert row["finish_reason"] == "stop"
+    assert json.loads(row["request_json"]) == request
+
+
+def test_runs_lists_newest_first_and_filters_by_task(store: Store) -> None:
+    new_run(store, "run-1", "task-a")
+    new_run(store, "run-2", "task-b")
+    new_run(store, "run-3", "task-a")
+    assert [r["id"] for r in store.runs(task_name="task-a")] == ["run-3", "run-1"]
+    assert [r["id"] for r in store.runs(limit=2)] == ["run-3", "run-2"]
+
+
+def test_get_unknown_run_raises_with_hint(store: Store) -> None:
+    with pytest.raises(PromptTunerError) as info:
+        store.get_run("nope")
+    assert "nope" in str(info.value)
+    assert "prompt-tuner runs" in info.value.hint
+
+
+# -- version history ------------------------------------------------------------------------------
+
+
+def test_versions_group_the_same_candidate_across_runs(store: Store) -> None:
+    new_run(store, "run-1")
+    new_run(store, "run-2")
+    new_run(store, "run-x", "other-task")
+    add(store, "run-1", "orig")
+    add(store, "run-1", "v1", parents=["orig"])
+    add(store, "run-2", "orig")
+    add(store, "run-2", "v2", parents=["orig"])
+    add(store, "run-x", "orig", task_name="other-task")
+    store.set_candidate_score("run-1", "orig", score=0.4, low=0, high=1, n=5, status="evaluated")
+    store.set_candidate_score("run-2", "orig", score=0.6, low=0, high=1, n=5, status="evaluated")
+    store.set_candidate_score("run-x", "orig", score=0.99, low=0, high=1, n=5,
+                              status="evaluated")
+    store.set_candidate_score("run-1", "v1", score=0.7, low=0, high=1, n=5, status="evaluated")
+
+    versions = store.versions("task-a")
+    by_id = {v["id"]: v for v in versions}
+    assert set(by_id) == {"orig", "v1", "v2"}
+    assert by_id["orig"]["runs"] == 2
+    assert by_id["orig"]["best_score"] == 0.6  # the other task's 0.99 does not count
+    assert by_id["v1"]["runs"] == 1
+    assert by_id["v1"]["best_score"] == 0.7
+    assert by_id["v2"]["best_score"] is None
+    assert json.loads(by_id["v2"]["parents_json"]) == ["orig"]
+    assert versions[0]["id"] == "orig"  # ordered by first seen
+    assert store.versions("no-such-task") == []
