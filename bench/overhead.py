@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import Message, Request  # noqa: E402
-from core.models.cache import ResponseCache  # noqa: E402
-from core.models.limits import RateLimits  # noqa: E402
-from core.models.pool import Pool  # noqa: E402
-from core.models.providers import OpenAIAdapter  # noqa: E402
-from core.models.stack import ModelClient  # noqa: E402
-from bench.fixed_server import Server  # noqa: E402
+from bench.fixed_server import Server
+from core import Message, Request
+from core.models.cache import ResponseCache
+from core.models.limits import RateLimits
+from core.models.pool import Pool
+from core.models.providers import OpenAIAdapter
+from core.models.stack import ModelClient
 
 
 def requests(n: int, tag: str) -> list[Request]:

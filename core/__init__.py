@@ -35,8 +35,8 @@ from .errors import (
 )
 from .events import (
     CandidateProposed,
-    Event,
     EvaluationDone,
+    Event,
     EventHandler,
     ExampleScored,
     PhaseStarted,

@@ -32,7 +32,6 @@ from . import (
     load_settings,
     load_task,
     open_cache,
-    open_store,
     quick_task,
     resolve_models,
     tune,
@@ -100,7 +99,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    get = lambda name: getattr(args, name, None)  # noqa: E731
+    def get(name: str) -> Any:
+        return getattr(args, name, None)
+
     flags: dict[str, Any] = {
         "models.target": get("target"), "models.optimizer": get("optimizer"),
         "models.judge": get("judge"), "budget.max_calls": get("max_calls"),
@@ -241,7 +242,9 @@ def cmd_cache(args: argparse.Namespace, out: Console) -> int:
             out.print(f"removed {removed} cached responses from {cache.path}")
             return 0
         st = cache.stats()
-        age = (lambda ts: time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "—")
+        def age(ts: float | None) -> str:
+            return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "—"
+
         out.print(f"cache: {st.path}\nentries: {st.entries} ({st.expired} expired)\n"
                   f"size: {st.bytes / 1e6:.2f} MB\noldest: {age(st.oldest)} · newest: "
                   f"{age(st.newest)}", highlight=False)

@@ -207,14 +207,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}", "check the path")
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}", "check the path") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except (ValueError, yaml.YAMLError) as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" line {line + 1}" if line is not None else ""
         raise ConfigError(f"{path}{where}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}",
-                          "fix the syntax")
+                          "fix the syntax") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -23,8 +23,8 @@ from .errors import BudgetExhausted, ConfigError, PromptTunerError
 from .evaluator import Evaluation, Evaluator, ExampleResult
 from .events import (
     CandidateProposed,
-    Event,
     EvaluationDone,
+    Event,
     EventHandler,
     ExampleScored,
     PhaseStarted,
@@ -280,12 +280,15 @@ def explain(orig: CandidateResult, best: CandidateResult, wins: int, losses: int
                 "Try more examples, more variations (--profile thorough) or a stronger "
                 "--optimizer.")
     c = best.candidate
-    how = {"vary": "a variation of", "refine": "a rewrite, against its failures, of"}.get(
-        c.operator, f"made by {c.operator} from")
-    parent = c.parents[0] if c.parents else "the original"
+    parent = f"`{c.parents[0]}`" if c.parents else "the original"
+    how = {
+        "vary": f"a variation the optimizer proposed for {parent}",
+        "refine": f"the optimizer's rewrite of {parent} against the examples it got wrong",
+    }.get(c.operator, f"made by {c.operator} from {parent}")
+    if c.parents and c.parents[0] == orig.id:
+        how = how.replace(parent, "the original")
     lines = [
-        f"The best prompt `{c.id}` is {how} `{parent}`"
-        + (f" (asked to: {c.note.rstrip('.')})" if c.note else "") + ".",
+        f"The best prompt `{c.id}` is {how}.",
         f"It scores {best.estimate.fmt()} against the original's {orig.estimate.fmt()} on the "
         f"same examples: it fixed {wins} and broke {losses} (paired sign test p={p:.3g}).",
     ]

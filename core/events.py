@@ -63,7 +63,7 @@ class RoundFinished(Event):
 
 
 @dataclass(frozen=True)
-class Warning(Event):  # noqa: A001 - the event's name in the vocabulary
+class Warning(Event):
     message: str
 
 

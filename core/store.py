@@ -22,30 +22,30 @@ from .errors import PromptTunerError
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["runs"].create({
+    db.table("runs").create({
         "id": str, "task_name": str, "task_json": str, "settings_json": str,
         "target": str, "optimizer": str, "judge": str, "metric": str,
         "status": str, "created_at": float, "finished_at": float,
         "original_id": str, "best_id": str, "original_score": float, "best_score": float,
         "result_json": str, "report_path": str, "error": str,
     }, pk="id")
-    db["candidates"].create({
+    db.table("candidates").create({
         "run_id": str, "id": str, "task_name": str, "messages_json": str, "parents_json": str,
         "strategy": str, "operator": str, "generation": int, "note": str, "created_at": float,
         "status": str, "score": float, "ci_low": float, "ci_high": float, "n": int,
     }, pk=("run_id", "id"), foreign_keys=[("run_id", "runs", "id")])
-    db["evaluations"].create({
+    db.table("evaluations").create({
         "run_id": str, "candidate_id": str, "example_index": int, "inputs_json": str,
         "expected": str, "answer": str, "score": float, "reason": str, "response_key": str,
         "created_at": float,
     }, pk=("run_id", "candidate_id", "example_index"))
-    db["responses"].create({
+    db.table("responses").create({
         "run_id": str, "key": str, "model": str, "request_json": str, "text": str,
         "prompt_tokens": int, "completion_tokens": int, "latency_s": float,
         "finish_reason": str, "created_at": float,
     }, pk=("run_id", "key"))
-    db["candidates"].create_index(["task_name", "id"])
-    db["runs"].create_index(["task_name", "created_at"])
+    db.table("candidates").create_index(["task_name", "id"])
+    db.table("runs").create_index(["task_name", "created_at"])
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
@@ -87,16 +87,16 @@ class Store:
             with self.db.conn:
                 self.db.execute("BEGIN")
                 if "_migrations" not in self.db.table_names():
-                    self.db["_migrations"].create({"version": int, "applied_at": float},
+                    self.db.table("_migrations").create({"version": int, "applied_at": float},
                                                   pk="version")
                 migration(self.db)
-                self.db["_migrations"].insert({"version": version, "applied_at": time.time()})
+                self.db.table("_migrations").insert({"version": version, "applied_at": time.time()})
 
     # -- writes -------------------------------------------------------------------------------------
     def create_run(self, run_id: str, *, task_name: str, task: dict[str, Any],
                    settings: dict[str, Any], target: str, optimizer: str, judge: str,
                    metric: str) -> None:
-        self.db["runs"].insert({
+        self.db.table("runs").insert({
             "id": run_id, "task_name": task_name, "task_json": _dumps(task),
             "settings_json": _dumps(settings), "target": target, "optimizer": optimizer,
             "judge": judge, "metric": metric, "status": "running", "created_at": time.time(),
@@ -105,7 +105,7 @@ class Store:
     def add_candidate(self, run_id: str, task_name: str, *, candidate_id: str,
                       messages: list[dict[str, str]], parents: list[str], strategy: str,
                       operator: str, generation: int, note: str = "") -> None:
-        self.db["candidates"].insert({
+        self.db.table("candidates").insert({
             "run_id": run_id, "id": candidate_id, "task_name": task_name,
             "messages_json": _dumps(messages), "parents_json": _dumps(parents),
             "strategy": strategy, "operator": operator, "generation": generation, "note": note,
@@ -114,13 +114,13 @@ class Store:
 
     def set_candidate_score(self, run_id: str, candidate_id: str, *, score: float, low: float,
                             high: float, n: int, status: str) -> None:
-        self.db["candidates"].update((run_id, candidate_id), {
+        self.db.table("candidates").update((run_id, candidate_id), {
             "score": score, "ci_low": low, "ci_high": high, "n": n, "status": status})
 
     def record_evaluation(self, run_id: str, candidate_id: str, index: int, *,
                           inputs: dict[str, Any], expected: str | None, answer: str,
                           score: float, reason: str, response_key: str) -> None:
-        self.db["evaluations"].insert({
+        self.db.table("evaluations").insert({
             "run_id": run_id, "candidate_id": candidate_id, "example_index": index,
             "inputs_json": _dumps(inputs), "expected": expected, "answer": answer,
             "score": score, "reason": reason, "response_key": response_key,
@@ -129,7 +129,7 @@ class Store:
 
     def record_response(self, run_id: str, model: str, key: str, request: dict[str, Any],
                         completion: dict[str, Any]) -> None:
-        self.db["responses"].insert({
+        self.db.table("responses").insert({
             "run_id": run_id, "key": key, "model": model, "request_json": _dumps(request),
             "text": completion["text"], "prompt_tokens": completion["prompt_tokens"],
             "completion_tokens": completion["completion_tokens"],
@@ -141,7 +141,7 @@ class Store:
                    best_id: str | None = None, original_score: float | None = None,
                    best_score: float | None = None, result: dict[str, Any] | None = None,
                    report_path: str | None = None, error: str | None = None) -> None:
-        self.db["runs"].update(run_id, {
+        self.db.table("runs").update(run_id, {
             "status": status, "finished_at": time.time(), "original_id": original_id,
             "best_id": best_id, "original_score": original_score, "best_score": best_score,
             "result_json": _dumps(result) if result is not None else None,
@@ -150,7 +150,7 @@ class Store:
 
     # -- reads ---------------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> dict[str, Any]:
-        rows = list(self.db["runs"].rows_where("id = ?", [run_id]))
+        rows = list(self.db.table("runs").rows_where("id = ?", [run_id]))
         if not rows:
             raise PromptTunerError(f"no run {run_id} in {self.path}",
                                    "list runs with `prompt-tuner runs`")
@@ -158,22 +158,22 @@ class Store:
 
     def runs(self, limit: int = 50, task_name: str | None = None) -> list[dict[str, Any]]:
         where, args = ("task_name = ?", [task_name]) if task_name else (None, [])
-        return list(self.db["runs"].rows_where(where, args, order_by="created_at desc",
+        return list(self.db.table("runs").rows_where(where, args, order_by="created_at desc",
                                                limit=limit))
 
     def candidates(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.db["candidates"].rows_where("run_id = ?", [run_id],
+        return list(self.db.table("candidates").rows_where("run_id = ?", [run_id],
                                                      order_by="created_at"))
 
     def evaluations(self, run_id: str, candidate_id: str | None = None) -> list[dict[str, Any]]:
         if candidate_id is None:
-            return list(self.db["evaluations"].rows_where("run_id = ?", [run_id],
+            return list(self.db.table("evaluations").rows_where("run_id = ?", [run_id],
                                                           order_by="candidate_id, example_index"))
-        return list(self.db["evaluations"].rows_where(
+        return list(self.db.table("evaluations").rows_where(
             "run_id = ? and candidate_id = ?", [run_id, candidate_id], order_by="example_index"))
 
     def responses(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.db["responses"].rows_where("run_id = ?", [run_id],
+        return list(self.db.table("responses").rows_where("run_id = ?", [run_id],
                                                     order_by="created_at"))
 
     def versions(self, task_name: str) -> list[dict[str, Any]]:

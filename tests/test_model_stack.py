@@ -7,6 +7,7 @@ server's own request log: what it received, when, and how many at once.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -38,16 +39,31 @@ def adapter_for(server: FakeServer, *, read_timeout: float = 5.0) -> Adapter:
     return adapter
 
 
+_open: list[ModelClient] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_clients() -> Any:
+    yield
+    while _open:
+        client = _open.pop()
+        await client.aclose()
+        if client.cache is not None:
+            client.cache.close()
+
+
 def client_for(
     adapter: Adapter, tmp_path: Path | None = None, *, attempts: int = 4,
     ttl: float | None = None, limits: RateLimits | None = None, initial_s: float = 0.05,
     max_s: float = 2.0,
 ) -> ModelClient:
     cache = ResponseCache(tmp_path / "cache.db", ttl_s=ttl) if tmp_path is not None else None
-    return ModelClient(f"{adapter.kind}:fake-model", adapter, cache=cache,
-                       limits=limits or RateLimits(max_in_flight=16),
-                       retry=RetryPolicy(attempts=attempts, initial_s=initial_s, max_s=max_s,
-                                         jitter_s=0.0))
+    client = ModelClient(f"{adapter.kind}:fake-model", adapter, cache=cache,
+                         limits=limits or RateLimits(max_in_flight=16),
+                         retry=RetryPolicy(attempts=attempts, initial_s=initial_s, max_s=max_s,
+                                           jitter_s=0.0))
+    _open.append(client)
+    return client
 
 
 def req(text: str = "hello", **params: Any) -> Request:
@@ -71,7 +87,7 @@ async def test_transient_errors_are_retried_with_growing_backoff(
     assert completion.text == "echo: ping"
     t = starts(server)
     assert [r["status"] for r in server.requests()] == [500, 503, 500, 200]
-    gaps = [b - a for a, b in zip(t, t[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(t)]
     assert gaps[0] >= 0.09 and gaps[1] >= 0.18 and gaps[2] >= 0.36  # 0.1, 0.2, 0.4 s
     assert client.usage.retries == 3 and client.usage.calls == 1
 
@@ -183,7 +199,7 @@ async def test_requests_per_minute_limit_spaces_request_starts(
             group.create_task(client.complete(req(f"r{i}")))
     assert time.monotonic() - started >= 0.65  # 8 starts at one per 0.1 s
     t = sorted(starts(server))
-    gaps = [b - a for a, b in zip(t, t[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(t)]
     assert min(gaps) >= 0.08
     # no sliding window of 60 s / 600 = 0.1 s holds more than one start (plus clock slack)
     assert all(sum(1 for x in t if s <= x < s + 0.09) == 1 for s in t)
@@ -230,7 +246,10 @@ async def test_an_expired_entry_is_fetched_again(
 
 async def test_the_cache_survives_a_new_client(fake_server: StartFakeServer, tmp_path: Path) -> None:
     server = fake_server("openai")
-    await client_for(adapter_for(server), tmp_path).complete(req("persist"))
+    first = client_for(adapter_for(server), tmp_path)
+    await first.complete(req("persist"))
+    assert first.cache is not None
+    first.cache.close()  # what a finished run does; a batched write must reach the disk
     hit = await client_for(adapter_for(server), tmp_path).complete(req("persist"))
     assert hit.cached and len(server.requests()) == 1
 
@@ -276,7 +295,10 @@ async def test_api_keys_never_reach_the_cache_file(
 ) -> None:
     server = fake_server("anthropic")
     adapter = AnthropicAdapter("fake-model", server.base_url, api_key="sk-very-secret-123")
-    await client_for(adapter, tmp_path).complete(req())
+    client = client_for(adapter, tmp_path)
+    await client.complete(req())
+    assert client.cache is not None
+    client.cache.flush()
     assert server.requests()[0]["headers"]["x-api-key"] == "sk-very-secret-123"
     for path in tmp_path.glob("cache.db*"):
         assert b"sk-very-secret-123" not in path.read_bytes()

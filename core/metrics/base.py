@@ -20,6 +20,7 @@ class Score:
 
 @runtime_checkable
 class Metric(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def score(self, answer: str, example: Example) -> Score: ...

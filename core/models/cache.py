@@ -3,6 +3,10 @@
 The key comes from :func:`core.models.base.request_hash` (adapter, model, base URLs, messages,
 every sampling parameter, seed). API keys never enter the key or the file. Entries older than
 ``ttl_s`` are misses and are fetched again.
+
+Writes are batched (up to 64 entries or half a second, and always on ``close``): one SQLite commit
+per response was a tenth of the call stack's CPU at 1,000+ requests/s. Pending entries are
+served from memory, so a batched write is never a miss.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ CREATE INDEX IF NOT EXISTS responses_created ON responses(created_at);
 """
 
 
+BATCH = 64
+FLUSH_S = 0.5
+
+
 @dataclass(frozen=True)
 class CacheStats:
     path: str
@@ -48,12 +56,18 @@ class ResponseCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._pending: dict[str, tuple[float, str, str]] = {}
+        self._last_flush = time.monotonic()
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT created_at, completion FROM responses WHERE key = ?", (key,)
-            ).fetchone()
+            row = self._pending.get(key)
+            if row is not None:
+                row = (row[0], row[2])
+            else:
+                row = self._db.execute(
+                    "SELECT created_at, completion FROM responses WHERE key = ?", (key,)
+                ).fetchone()
         if row is None:
             return None
         created_at, blob = row
@@ -64,15 +78,28 @@ class ResponseCache:
     def put(self, key: str, completion: Completion) -> None:
         blob = json.dumps(replace(completion, cached=False).to_json(), ensure_ascii=False)
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses(key, created_at, model, completion)"
-                " VALUES (?, ?, ?, ?)",
-                (key, time.time(), completion.model, blob),
-            )
+            self._pending[key] = (time.time(), completion.model, blob)
+            if len(self._pending) >= BATCH or time.monotonic() - self._last_flush > FLUSH_S:
+                self._flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            rows = [(k, t, m, b) for k, (t, m, b) in self._pending.items()]
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO responses(key, created_at, model, completion)"
+                    " VALUES (?, ?, ?, ?)", rows)
+            self._pending.clear()
+        self._last_flush = time.monotonic()
 
     def stats(self) -> CacheStats:
         now = time.time()
         with self._lock:
+            self._flush()
             entries, oldest, newest = self._db.execute(
                 "SELECT count(*), min(created_at), max(created_at) FROM responses"
             ).fetchone()
@@ -89,6 +116,7 @@ class ResponseCache:
 
     def clear(self, older_than_s: float | None = None) -> int:
         with self._lock:
+            self._flush()
             if older_than_s is None:
                 cur = self._db.execute("DELETE FROM responses")
             else:
@@ -100,4 +128,5 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
+            self._flush()
             self._db.close()

@@ -59,7 +59,7 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> _Loaded:
             except ImportError:
                 raise ConfigError(
                     "llama-cpp-python is not installed", "pip install llama-cpp-python"
-                )
+                ) from None
             started = time.perf_counter()
             try:
                 llama = Llama(
@@ -69,7 +69,7 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> _Loaded:
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(
                     f"cannot load GGUF model {path}: {exc}", "check that the file is a GGUF model"
-                )
+                ) from None
             log.info("loaded %s in %.2fs", path.name, time.perf_counter() - started)
             _loaded[key] = _Loaded(llama)
         return _loaded[key]
@@ -137,9 +137,9 @@ class EmbeddedAdapter:
                     f"request longer than the model's context ({self._n_ctx} tokens): {exc}",
                     "shorten the prompt or raise models.embedded_ctx",
                     model=self.model, endpoint=self.endpoint,
-                )
+                ) from None
             raise ModelError(f"embedded model failed: {exc}", model=self.model,
-                             endpoint=self.endpoint)
+                             endpoint=self.endpoint) from None
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Completion(

@@ -55,17 +55,21 @@ class RetryPolicy:
 class _Wait:
     """Exponential backoff with jitter, but never shorter than the server's Retry-After."""
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, offset: int = 0) -> None:
         self.policy = policy
+        self.offset = offset  # attempts made before tenacity took over
 
     def __call__(self, state: RetryCallState) -> float:
-        p = self.policy
-        wait = min(p.max_s, p.initial_s * 2 ** (state.attempt_number - 1))
-        wait += random.uniform(0, p.jitter_s) if p.jitter_s else 0.0
         exc = state.outcome.exception() if state.outcome else None
+        return self.delay(state.attempt_number + self.offset, exc)
+
+    def delay(self, failed_attempts: int, exc: BaseException | None) -> float:
+        p = self.policy
+        wait = min(p.max_s, p.initial_s * 2 ** (failed_attempts - 1))
+        wait += random.uniform(0, p.jitter_s) if p.jitter_s else 0.0
         if isinstance(exc, TransientModelError) and exc.retry_after is not None:
             wait = max(wait, min(exc.retry_after, self.policy.max_retry_after_s))
-        return wait
+        return float(wait)
 
 
 class ModelClient:
@@ -208,37 +212,50 @@ class ModelClient:
 
     async def _send_with_retries(self, request: Request) -> Completion:
         tokens = self.adapter.count_tokens(request) + request.max_tokens
-        last: BaseException | None = None
+        self.usage.attempts += 1
+        try:  # the first attempt needs no retry machinery
+            return await self._attempt(request, tokens)
+        except TransientModelError as first:
+            if self.retry.attempts <= 1:
+                raise self._gave_up(first) from first
+            last: TransientModelError = first
+        except ModelError:
+            self.usage.failures += 1
+            raise
+        await asyncio.sleep(_Wait(self.retry).delay(1, last))
         try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.retry.attempts),
-                wait=_Wait(self.retry),
+                stop=stop_after_attempt(self.retry.attempts - 1),
+                wait=_Wait(self.retry, offset=1),
                 retry=retry_if_exception_type(TransientModelError),
                 reraise=True,
             ):
                 with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.usage.retries += 1
-                        log.info("%s: retry %d after %s", self.name,
-                                 attempt.retry_state.attempt_number - 1, last)
+                    self.usage.retries += 1
                     self.usage.attempts += 1
+                    log.info("%s: retry %d after %s", self.name, attempt.retry_state.attempt_number,
+                             last)
                     try:
                         return await self._attempt(request, tokens)
                     except TransientModelError as exc:
                         last = exc
                         raise
         except TransientModelError as exc:
-            self.usage.failures += 1
-            raise ModelUnavailable(
-                f"{self.name} at {exc.endpoint or self.adapter.endpoint} failed after "
-                f"{self.retry.attempts} attempts; last failure: {exc.message}",
-                "check that the server is up, or raise retry.attempts / timeouts.total",
-                model=self.name, endpoint=exc.endpoint or self.adapter.endpoint,
-            ) from exc
+            raise self._gave_up(exc) from exc
         except ModelError:
             self.usage.failures += 1
             raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _gave_up(self, exc: TransientModelError) -> ModelUnavailable:
+        self.usage.failures += 1
+        endpoint = exc.endpoint or self.adapter.endpoint
+        return ModelUnavailable(
+            f"{self.name} at {endpoint} failed after {self.retry.attempts} attempts; "
+            f"last failure: {exc.message}",
+            "check that the server is up, or raise retry.attempts / timeouts.total",
+            model=self.name, endpoint=endpoint,
+        )
 
     async def _attempt(self, request: Request, tokens: int) -> Completion:
         async with self.limiter.slot(tokens):

