@@ -8,6 +8,7 @@ the environment, as ``SecretStr``; they are never printed, logged or written.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ class ModelRoles(_Strict):
 
 class EmbeddedSettings(_Strict):
     n_ctx: int = Field(default=4096, ge=256, description="context size of the embedded model")
-    n_threads: int = Field(default=2, ge=1)
+    n_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1,
+                           description="threads for llama.cpp (default: cores, at most 4)")
 
 
 class RetrySettings(_Strict):

@@ -226,6 +226,12 @@ class TuneRun:
             self.emit(Warning(self.run_id, f"stopped early: {first}"))
             if original.id not in self.evaluations or self.evaluations[original.id].partial:
                 raise
+        if status == "finished" and any(e.partial for e in self.evaluations.values()):
+            # The evaluator swallows BudgetExhausted (it keeps what was paid for): a run whose
+            # last evaluation was cut short would otherwise claim it finished.
+            status = "budget_exhausted"
+            self.emit(Warning(self.run_id, "stopped early: the budget ran out while scoring "
+                                           "a candidate"))
         return self._finalize(original, status)
 
     def _round(self, number: int, original_id: str) -> None:

@@ -19,7 +19,8 @@ _PUNCT = str.maketrans("", "", string.punctuation + "“”‘’«»")
 
 def normalize(text: str) -> str:
     """Case, accents, quotes, punctuation and whitespace folded away."""
-    text = unicodedata.normalize("NFKC", text).lower().translate(_PUNCT)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower().translate(_PUNCT)
     return " ".join(text.split())
 
 

@@ -8,6 +8,7 @@ thread per loaded file; loaded files are shared by every role (target, optimizer
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import logging
 import threading
@@ -48,6 +49,19 @@ class _Loaded:
 
 _loaded: dict[tuple[str, int, int], _Loaded] = {}
 _load_lock = threading.Lock()
+
+
+@atexit.register
+def _unload_all() -> None:
+    """Free llama contexts before the interpreter tears modules down (else llama_cpp's
+    destructor runs too late and prints a NoneType traceback at exit)."""
+    with _load_lock:
+        for state in _loaded.values():
+            state.executor.shutdown(wait=True)
+            close = getattr(state.llama, "close", None)
+            if close is not None:
+                close()
+        _loaded.clear()
 
 
 def _load(path: Path, n_ctx: int, n_threads: int) -> _Loaded:

@@ -1,0 +1,534 @@
+"""The tuning loop against the loopback fake server, and the pure pieces it is made of.
+
+The fake answers by substring rules, so each test writes the whole "world". The rules key on text
+the test controls rather than on the wording of the meta-prompts:
+
+* a request that shows a prompt *template* (the literal ``{{ text }}``) is the optimizer's
+  meta-prompt: the target only ever sees rendered prompts;
+* a meta-prompt that quotes the target's wrong answer (``UNSURE``) asks for a rewrite against
+  failures (``refine``); one that does not asks for a variation;
+* the target answers right only when its rendered prompt carries the marker word.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import (
+    CandidateProposed,
+    ConfigError,
+    EvaluationDone,
+    Event,
+    Example,
+    Message,
+    PhaseStarted,
+    RoundFinished,
+    RunFinished,
+    Store,
+    Task,
+    TuneResult,
+    Warning,
+    load_settings,
+    quick_task,
+    tune,
+)
+from core.metrics import ExactMatch, LabelMatch, normalize, parse_judgement
+from core.metrics.stats import estimate, sign_test, wilson
+from core.strategies import extract_prompt, repair_slots
+from tests.fakes.fixtures import StartFakeServer
+from tests.fakes.harness import FakeServer
+
+SLOT = "{{ text }}"  # only a meta-prompt shows the unrendered template
+WRONG = "UNSURE, it is a movie review"  # the target's answer without the marker: no label
+MARKER = "ZEBRA"
+ORIGINAL = f"Please read the following movie review and tell me what you think about it.\n\n{SLOT}"
+GOOD = f"{MARKER} Answer with one word, positive or negative.\nReview: {SLOT}"
+PLAIN = f"Classify the review as positive or negative.\nReview: {SLOT}"
+SHORT = f"Positive or negative?\n{SLOT}"
+REVIEWS = {
+    "A joy from start to finish.": "positive",
+    "Two hours of my life I will never get back.": "negative",
+    "The best film I have seen this year.": "positive",
+    "Dull, slow and far too long.": "negative",
+}
+
+
+def sentiment_task() -> Task:
+    examples = tuple(Example(inputs={"text": t}, expected=e) for t, e in REVIEWS.items())
+    return Task(name="sentiment", description="Label a movie review positive or negative.",
+                messages=(Message("user", ORIGINAL),), examples=examples, metric="label",
+                labels=("positive", "negative"))
+
+
+def proposal(prompt: str) -> str:
+    return f"Sure! Here is a better prompt:\n<<<\n{prompt}\n>>>"
+
+
+def world(vary: str, refine: str | None = None, marker: str | None = MARKER) -> dict[str, Any]:
+    """``server.configure`` arguments: the optimizer proposes ``vary`` (and ``refine`` when asked
+    to fix failures); the target is right only on prompts that carry ``marker``."""
+    rules = [[WRONG, refine if refine is not None else vary], [SLOT, vary]]
+    if marker is not None:
+        rules += [[f"{marker} Answer with one word, positive or negative.\nReview: {text}", label]
+                  for text, label in REVIEWS.items()]
+    return {"rules": rules, "reply": f"fixed:{WRONG}"}
+
+
+async def run(server: FakeServer, tmp_path: Path, task: Task, events: list[Event] | None = None,
+              *, optimizer: FakeServer | None = None, judge: FakeServer | None = None,
+              **flags: Any) -> TuneResult:
+    settings = load_settings(flags={
+        "models.target": f"openai:fake@{server.base_url}",
+        "models.optimizer": f"openai:fake-optimizer@{(optimizer or server).base_url}",
+        "models.judge": f"openai:fake-judge@{(judge or server).base_url}",
+        "store_path": str(tmp_path / "store.db"),
+        "run_dir": str(tmp_path / "runs"),
+        "cache.enabled": False,
+        "tune.variations": 2,
+        "tune.refine_top": 1,
+        "tune.max_examples": 4,
+        "retry.attempts": 2,
+        "retry.initial_s": 0.01,
+        "retry.max_s": 0.05,
+        "retry.jitter_s": 0.0,
+        **flags,
+    }).settings
+    return await tune(task, settings, on_event=events.append if events is not None else None)
+
+
+def user_texts(server: FakeServer) -> list[str]:
+    """The last user message of every model request the fake received, in order."""
+    out = []
+    for r in server.requests():
+        msgs = r["body"]["messages"]
+        out.append(next(m["content"] for m in reversed(msgs) if m["role"] == "user"))
+    return out
+
+
+def meta_prompts(server: FakeServer) -> list[str]:
+    return [t for t in user_texts(server) if SLOT in t]
+
+
+def open_store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "store.db")
+
+
+# -- the loop -----------------------------------------------------------------------------
+
+
+async def test_a_better_prompt_wins_with_a_higher_score(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+
+    result = await run(fake_openai, tmp_path, sentiment_task())
+
+    assert result.status == "finished"
+    assert result.improved
+    assert result.best_prompt == GOOD
+    assert result.best.estimate.mean == 1.0 and result.best.estimate.n == 4
+    assert result.original.estimate.mean == 0.0
+    assert result.best.candidate.parents == (result.original.id,)
+    assert result.best.candidate.operator == "vary"
+    assert result.p_value == pytest.approx(2 / 2**4)  # 4 fixed, 0 broken
+    assert "fixed 4 and broke 0" in result.explanation
+    assert Path(result.report_path).is_file()
+    # The two variations came back identical: one candidate. The refinement (of the original,
+    # the best prompt that has failures) is PLAIN, which the marker-less target gets wrong.
+    scores = {c.candidate.text(): c.estimate.mean for c in result.candidates}
+    assert scores == {GOOD: 1.0, ORIGINAL: 0.0, PLAIN: 0.0}
+    # baseline 4 + 2 proposals + 4 answers + 1 refinement + its 4 answers
+    assert len(meta_prompts(fake_openai)) == 3
+    assert result.calls == len(fake_openai.requests()) == 15
+
+
+async def test_the_original_wins_ties(fake_openai: FakeServer, tmp_path: Path) -> None:
+    # No prompt carries the marker, so every candidate gets the same wrong answers: nothing can
+    # beat the original, not even shorter proposals.
+    fake_openai.configure(**world(vary=proposal(SHORT), refine=proposal(PLAIN)))
+
+    result = await run(fake_openai, tmp_path, sentiment_task())
+
+    assert result.status == "finished"
+    assert not result.improved
+    assert result.best.id == result.original.id
+    assert result.best_prompt == ORIGINAL
+    assert result.p_value is None
+    assert "No candidate beat the original" in result.explanation
+    assert [c.candidate.text() for c in result.candidates] == [ORIGINAL, SHORT, PLAIN]
+    assert {c.estimate.mean for c in result.candidates} == {0.0}
+    assert all(c.estimate.n == 4 for c in result.candidates)
+
+
+async def test_the_original_wins_ties_at_the_top(fake_openai: FakeServer,
+                                                tmp_path: Path) -> None:
+    # Every prompt gets every answer right.
+    fake_openai.configure(rules=[[SLOT, proposal(SHORT)]], reply="fixed:positive")
+    task = sentiment_task()
+    task = task.model_copy(update={"examples": tuple(
+        Example(inputs=e.inputs, expected="positive") for e in task.examples)})
+
+    result = await run(fake_openai, tmp_path, task)
+
+    assert not result.improved and result.best_prompt == ORIGINAL
+    assert [(c.candidate.text(), c.estimate.mean) for c in result.candidates] == [
+        (ORIGINAL, 1.0), (SHORT, 1.0)]
+    assert len(meta_prompts(fake_openai)) == 2  # nothing failed: nothing to refine
+
+
+async def test_events_arrive_in_order(fake_openai: FakeServer, tmp_path: Path) -> None:
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+    events: list[Event] = []
+
+    result = await run(fake_openai, tmp_path, sentiment_task(), events=events)
+
+    assert all(e.run_id == result.run_id for e in events)
+    phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
+    assert phases == ["baseline", "propose", "evaluate", "refine", "finalize"]
+
+    def first(pred: Any) -> int:
+        return next(i for i, e in enumerate(events) if pred(e))
+
+    def phase(name: str) -> int:
+        return first(lambda e: isinstance(e, PhaseStarted) and e.phase == name)
+
+    def done(cid: str) -> int:
+        return first(lambda e: isinstance(e, EvaluationDone) and e.candidate_id == cid)
+
+    def proposed(operator: str) -> int:
+        return first(lambda e: isinstance(e, CandidateProposed) and e.operator == operator)
+
+    refined = next(c.id for c in result.candidates if c.candidate.operator == "refine")
+    round1 = first(lambda e: isinstance(e, RoundFinished) and e.round == 1)
+    round2 = first(lambda e: isinstance(e, RoundFinished) and e.round == 2)
+    assert proposed("original") == 0
+    assert (phase("baseline") < done(result.original.id) < phase("propose") < proposed("vary")
+            < phase("evaluate") < done(result.best.id) < round1 < phase("refine")
+            < proposed("refine") < done(refined) < round2 < phase("finalize")
+            < len(events) - 1)
+    end = events[-1]
+    assert isinstance(end, RunFinished)
+    assert (end.status, end.best_id) == ("finished", result.best.id)
+    assert end.summary == {"baseline": 0.0, "best": 1.0}
+    assert [e.kind for e in events].count("RunFinished") == 1
+
+    rounds = [e for e in events if isinstance(e, RoundFinished)]
+    assert [(r.round, r.best_id) for r in rounds] == [(1, result.best.id), (2, result.best.id)]
+    evaluated = [e for e in events if isinstance(e, EvaluationDone)]
+    assert sorted(e.candidate_id for e in evaluated) == sorted(c.id for c in result.candidates)
+    assert not any(e.partial for e in evaluated)
+    announced = [e for e in events if isinstance(e, CandidateProposed)]
+    assert [e.parents for e in announced] == [(), (result.original.id,), (result.original.id,)]
+
+
+async def test_the_store_has_every_candidate_and_evaluation(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+
+    result = await run(fake_openai, tmp_path, sentiment_task())
+
+    store = open_store(tmp_path)
+    try:
+        run_row = store.get_run(result.run_id)
+        assert run_row["status"] == "finished"
+        assert (run_row["original_id"], run_row["best_id"]) == (result.original.id,
+                                                                 result.best.id)
+        assert (run_row["original_score"], run_row["best_score"]) == (0.0, 1.0)
+        assert run_row["report_path"] == result.report_path
+        rows = {c["id"]: c for c in store.candidates(result.run_id)}
+        assert set(rows) == {c.id for c in result.candidates}
+        assert len(rows) == 3
+        for cid, row in rows.items():
+            parents = json.loads(row["parents_json"])
+            if cid == result.original.id:
+                assert parents == [] and row["operator"] == "original"
+            else:
+                assert parents == [result.original.id]
+                assert row["operator"] in ("vary", "refine")
+            assert row["status"] == "evaluated" and row["n"] == 4
+        assert sorted(r["operator"] for r in rows.values()) == ["original", "refine", "vary"]
+        evals = store.evaluations(result.run_id)
+        assert {(e["candidate_id"], e["example_index"]) for e in evals} == {
+            (cid, i) for cid in rows for i in range(4)}
+        assert len(evals) == 3 * 4
+        best = store.evaluations(result.run_id, result.best.id)
+        assert [e["score"] for e in best] == [1.0] * 4
+        assert [e["answer"] for e in best] == list(REVIEWS.values())
+        original = store.evaluations(result.run_id, result.original.id)
+        assert {(e["score"], e["reason"]) for e in original} == {(0.0, "no label found")}
+        responses = store.responses(result.run_id)
+        assert len(responses) == result.calls == len(fake_openai.requests())
+        assert {e["response_key"] for e in evals} <= {r["key"] for r in responses}
+    finally:
+        store.close()
+
+
+async def test_an_unusable_optimizer_reply_is_skipped(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    # Both variations get one garbage reply, the refinement another.
+    fake_openai.configure(**world(vary="<<<\nClassify {{ text\n>>>",       # not a template
+                                  refine=f"<<<\nClassify {SLOT} as {{{{ mood }}}}\n>>>"))
+
+    result = await run(fake_openai, tmp_path, sentiment_task())
+
+    assert result.status == "finished"
+    assert not result.improved and result.best.id == result.original.id
+    assert [c.id for c in result.candidates] == [result.original.id]
+    assert len(meta_prompts(fake_openai)) == 3  # 2 variations and 1 rewrite asked, all dropped
+    store = open_store(tmp_path)
+    try:
+        assert [c["id"] for c in store.candidates(result.run_id)] == [result.original.id]
+        assert store.get_run(result.run_id)["status"] == "finished"
+    finally:
+        store.close()
+
+
+async def test_a_budget_too_small_to_compare_two_prompts_fails_before_any_call(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        await run(fake_openai, tmp_path, sentiment_task(), **{"budget.max_calls": 8})
+
+    message = str(info.value)
+    # 4 examples x 2 candidates + 1 proposal = 9
+    assert "--max-calls 8" in message and "needs 9 calls" in message
+    assert "at least 9" in message
+    assert fake_openai.log()["count"] == 0
+    store = open_store(tmp_path)
+    try:
+        assert store.runs() == []
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("max_calls", "cut"), [
+    (9, "the variation"),   # baseline 4 + 2 proposals + 3 of the variation's 4 answers
+    (12, "the rewrite"),    # ... + 4 answers + 1 rewrite + 1 of its 4 answers
+])
+async def test_a_budget_that_runs_out_keeps_what_it_paid_for(
+    fake_openai: FakeServer, tmp_path: Path, max_calls: int, cut: str
+) -> None:
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+    events: list[Event] = []
+
+    result = await run(fake_openai, tmp_path, sentiment_task(), events=events,
+                       **{"budget.max_calls": max_calls})
+
+    sent = fake_openai.requests()
+    assert len(sent) <= max_calls
+    assert result.calls == len(sent) == max_calls
+    assert result.status == "budget_exhausted", cut
+    assert any("below the plan" in w for w in result.warnings)
+    assert any(w.startswith("stopped early") for w in result.warnings)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "budget_exhausted"
+    # The original was scored in full; a partly scored candidate is kept but cannot win.
+    assert result.original.estimate.n == 4 and not result.original.partial
+    assert not result.best.partial
+    partial = [c for c in result.candidates if c.partial]
+    assert len(partial) == 1 and partial[0].estimate.n < 4
+    answered = [t for t in user_texts(fake_openai) if SLOT not in t]
+    assert sum(c.estimate.n for c in result.candidates) == len(answered)
+    store = open_store(tmp_path)
+    try:
+        assert store.get_run(result.run_id)["status"] == "budget_exhausted"
+        evals = store.evaluations(result.run_id)
+        assert len(evals) == len(answered)  # every answer paid for was scored and kept
+        rows = {r["id"]: r for r in store.candidates(result.run_id)}
+        assert set(rows) == {c.id for c in result.candidates}
+        for c in result.candidates:
+            assert rows[c.id]["status"] == ("partial" if c.partial else "evaluated")
+            assert rows[c.id]["n"] == c.estimate.n
+    finally:
+        store.close()
+
+
+async def test_a_quick_task_is_scored_by_the_judge(fake_server: StartFakeServer,
+                                                   tmp_path: Path) -> None:
+    # One server per role: a judge prompt quotes the answer, and so does a rewrite request.
+    haiku = "Soft rain on the roof / the garden drinks slowly / grey sky, green answer"
+    target = fake_server(reply=f"fixed:{haiku}")
+    optimizer = fake_server(reply="fixed:" + proposal("Write a short haiku about the rain."))
+    judge = fake_server(reply="fixed:Score: 8/10 - good")
+    task = quick_task("Write a haiku about rain", "a haiku")
+    events: list[Event] = []
+
+    result = await run(target, tmp_path, task, events, optimizer=optimizer, judge=judge)
+
+    assert result.status == "finished"
+    assert result.original.estimate.mean == pytest.approx(0.8)
+    assert result.original.estimate.n == 1
+    assert [c.candidate.text() for c in result.candidates] == [
+        "Write a haiku about rain", "Write a short haiku about the rain."]
+    assert [c.estimate.mean for c in result.candidates] == pytest.approx([0.8, 0.8])
+    assert not result.improved and result.best.id == result.original.id
+    done = [e.estimate.mean for e in events if isinstance(e, EvaluationDone)]
+    assert done == pytest.approx([0.8, 0.8])
+    judged = user_texts(judge)
+    assert len(judged) == len(user_texts(target)) == 2  # one judge call per answer
+    assert all(haiku in t for t in judged)
+    assert len(user_texts(optimizer)) == 3  # 2 variations (identical) + 1 rewrite (a duplicate)
+    store = open_store(tmp_path)
+    try:
+        assert store.get_run(result.run_id)["metric"] == "judge"
+        evals = store.evaluations(result.run_id)
+        assert [(e["score"], e["reason"], e["answer"]) for e in evals] == [
+            (0.8, "good", haiku)] * 2
+    finally:
+        store.close()
+
+
+async def test_a_run_within_its_budget_has_no_warnings(fake_openai: FakeServer,
+                                                      tmp_path: Path) -> None:
+    fake_openai.configure(**world(vary=proposal(GOOD)))
+    events: list[Event] = []
+
+    result = await run(fake_openai, tmp_path, sentiment_task(), events,
+                       **{"budget.max_calls": 100, "tune.variations": 1})
+
+    assert result.warnings == [e.message for e in events if isinstance(e, Warning)] == []
+
+
+# -- reading the optimizer's reply --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("reply", "want"), [
+    ("Sure! Here it is:\n<<<\nClassify: {{ text }}\n>>>\nHope this helps!", "Classify: {{ text }}"),
+    ("<<< Classify: {{ text }}", "Classify: {{ text }}"),  # no closing marker
+    ("```\nClassify: {{ text }}\n```", "Classify: {{ text }}"),
+    ("Try this:\n```text\nClassify: {{ text }}\n```\nGood luck.", "Classify: {{ text }}"),
+    ("Here is the improved prompt:\nClassify: {{ text }}", "Classify: {{ text }}"),
+    ("Sure, I can help with that.\nClassify: {{ text }}", "Classify: {{ text }}"),
+    ('"Classify: {{ text }}"', "Classify: {{ text }}"),
+    ('"""\nClassify: {{ text }}\n"""', "Classify: {{ text }}"),
+    ("'Classify: {{ text }}'", "Classify: {{ text }}"),
+    ('Here is the improved prompt:\n"Classify: {{ text }}"', "Classify: {{ text }}"),
+    ("  Classify: {{ text }}  ", "Classify: {{ text }}"),
+    # few-shot meta-prompts end with "New prompt:", which a small model may echo
+    ("New prompt: Classify: {{ text }}", "Classify: {{ text }}"),
+    ("Old prompt: {{ text }}\nNew prompt: Classify: {{ text }}\nTask: Say if an email is spam.",
+     "Classify: {{ text }}"),
+])
+def test_extract_prompt(reply: str, want: str) -> None:
+    assert extract_prompt(reply) == want
+
+
+def test_extract_prompt_keeps_inner_quotes_and_lines() -> None:
+    text = 'Label the review "positive" or "negative".\n\nReview: {{ text }}'
+    assert extract_prompt(f"<<<\n{text}\n>>>") == text
+
+
+def test_repair_slots_re_adds_a_dropped_slot() -> None:
+    repaired = repair_slots("Say whether the review is positive or negative.", ["review"])
+    assert repaired == "Say whether the review is positive or negative.\n\nreview: {{ review }}"
+
+
+def test_repair_slots_keeps_a_complete_prompt() -> None:
+    text = "Review: {{ review }}\nAnswer positive or negative."
+    assert repair_slots(text, ["review"]) == text
+
+
+@pytest.mark.parametrize("text", [
+    "Classify {{ review }} by {{ mood }}",  # invented a slot no example fills
+    "Classify {{ review",                   # syntax error
+    "{% if review %}Classify {{ review }}",  # unclosed block
+    "   \n",                                 # nothing
+    "{{ review }} ok?",                      # too little instruction to be a prompt
+])
+def test_repair_slots_rejects_unusable_text(text: str) -> None:
+    assert repair_slots(text, ["review"]) is None
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+async def test_label_match_takes_the_first_label() -> None:
+    metric = LabelMatch(("positive", "negative"))
+    answer = "Sure! The sentiment is: Positive. It is not negative at all."
+    assert metric.find(answer) == "positive"
+    assert metric.find("NEGATIVE, though parts are positive") == "negative"
+    assert metric.find("The review is positively glowing") is None  # whole words only
+
+    pos, neg = Example(inputs={}, expected="positive"), Example(inputs={}, expected="negative")
+    assert (await metric.score(answer, pos)).value == 1.0
+    wrong = await metric.score(answer, neg)
+    assert wrong.value == 0.0 and wrong.reason == "wrong label 'positive', expected 'negative'"
+    missing = await metric.score("I cannot tell from this text.", neg)
+    assert missing.value == 0.0 and missing.reason == "no label found"
+
+
+async def test_exact_match_normalizes() -> None:
+    metric = ExactMatch()
+    ex = Example(inputs={}, expected="New York")
+    assert (await metric.score("  new   york. ", ex)).value == 1.0
+    assert (await metric.score("“NEW YORK!”", ex)).value == 1.0
+    assert (await metric.score("ｎｅｗ ｙｏｒｋ", ex)).value == 1.0  # full-width (NFKC)
+    miss = await metric.score("New York City", ex)
+    assert miss.value == 0.0 and miss.reason == "expected 'New York'"
+    assert normalize("It's\tdone,  OK?") == "its done ok"
+
+
+def test_normalize_folds_accents() -> None:
+    assert normalize("Café") == normalize("cafe")
+
+
+@pytest.mark.parametrize(("reply", "value", "parsed"), [
+    ("Score: 7/10 - clear and correct.", 7.0, True),
+    ("I would give this 8 out of 10.", 8.0, True),
+    ("**9**", 9.0, True),
+    ("score: 10", 10.0, True),
+    ("Rating 6.5/10", 6.5, True),
+    ("A lovely answer, nothing to add.", 5.0, False),
+])
+def test_parse_judgement(reply: str, value: float, parsed: bool) -> None:
+    got, reason, ok = parse_judgement(reply)
+    assert (got, ok) == (value, parsed)
+    assert reason
+
+
+def test_parse_judgement_reason() -> None:
+    assert parse_judgement("Score: 7/10 - clear and correct.") == (7.0, "clear and correct", True)
+    assert parse_judgement("no idea") == (5.0, "no idea", False)
+
+
+def test_wilson() -> None:
+    assert wilson(0, 0) == (0.0, 1.0)
+    low, high = wilson(5, 10)
+    assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
+    assert math.isclose(low + high, 1.0)
+    low, high = wilson(10, 10)
+    assert round(low, 4) == 0.7225 and high == pytest.approx(1.0)
+    low, high = wilson(0, 10)
+    assert low == pytest.approx(0.0, abs=1e-12) and round(high, 4) == 0.2775
+
+
+def test_estimate() -> None:
+    empty = estimate([])
+    assert (empty.mean, empty.low, empty.high, empty.n) == (0.0, 0.0, 1.0, 0)
+    binary = estimate([1.0, 0.0, 1.0, 1.0])
+    assert binary.mean == 0.75 and binary.n == 4
+    assert (binary.low, binary.high) == wilson(3, 4)
+    same = estimate([0.8, 0.8, 0.8])
+    assert (same.mean, same.low, same.high) == pytest.approx((0.8, 0.8, 0.8))
+    graded = estimate([0.2, 0.4, 0.6, 0.8], seed=1)
+    assert graded.mean == pytest.approx(0.5)
+    assert 0.2 <= graded.low < 0.5 < graded.high <= 0.8
+    assert estimate([0.2, 0.4, 0.6, 0.8], seed=1) == graded  # seeded: reproducible
+    assert estimate([1.0] * 5).fmt() == "100% [57%, 100%] (n=5)"
+
+
+def test_sign_test() -> None:
+    assert sign_test([0, 0, 0, 0, 0], [1, 1, 1, 1, 1]) == (5, 0, 0.0625)
+    assert sign_test([1, 1, 1], [0, 0, 0]) == (0, 3, 0.25)
+    assert sign_test([1, 0, 1], [1, 0, 1]) == (0, 0, 1.0)
+    assert sign_test([1, 0], [0, 1]) == (1, 1, 1.0)
+    wins, losses, p = sign_test([0] * 10, [1] * 9 + [0])
+    assert (wins, losses) == (9, 0) and p == pytest.approx(2 / 2**9)
+    with pytest.raises(ValueError):
+        sign_test([1.0], [1.0, 0.0])
