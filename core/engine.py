@@ -136,10 +136,8 @@ class TuneRun:
     async def _evaluate(self, evaluator: Evaluator, cands: Sequence[Candidate],
                         examples: Sequence[Example]) -> None:
         async def one(cand: Candidate) -> None:
-            self.evaluations[cand.id] = Evaluation(cand, planned=len(examples))
-            ev = await evaluator.evaluate(cand, examples)
-            ev.results.update(self.evaluations[cand.id].results)
-            self.evaluations[cand.id] = ev
+            ev = self.evaluations[cand.id] = Evaluation(cand, planned=len(examples))
+            await evaluator.evaluate(cand, examples, ev)
             est = ev.estimate(self.settings.tune.seed)
             self.store.set_candidate_score(self.run_id, cand.id, score=est.mean, low=est.low,
                                            high=est.high, n=est.n,

@@ -81,8 +81,11 @@ class Evaluator:
         if self.on_result is not None:
             self.on_result(candidate, example, result, self.target.key(request))
 
-    async def evaluate(self, candidate: Candidate, examples: Sequence[Example]) -> Evaluation:
-        evaluation = Evaluation(candidate, planned=len(examples))
+    async def evaluate(self, candidate: Candidate, examples: Sequence[Example],
+                       evaluation: Evaluation | None = None) -> Evaluation:
+        """Score ``candidate`` on ``examples``, filling ``evaluation`` (new if not given) as
+        answers arrive, so a caller can watch it grow."""
+        evaluation = evaluation or Evaluation(candidate, planned=len(examples))
         async with asyncio.TaskGroup() as group:
             for index, example in enumerate(examples):
                 group.create_task(self._one(candidate, index, example, evaluation))

@@ -25,6 +25,7 @@ from core import (
     EvaluationDone,
     Event,
     Example,
+    ExampleScored,
     Message,
     PhaseStarted,
     RoundFinished,
@@ -532,3 +533,25 @@ def test_sign_test() -> None:
     assert (wins, losses) == (9, 0) and p == pytest.approx(2 / 2**9)
     with pytest.raises(ValueError):
         sign_test([1.0], [1.0, 0.0])
+
+
+async def test_example_scored_events_count_up_to_the_planned_total(
+    fake_server: StartFakeServer, tmp_path: Path
+) -> None:
+    server = fake_server("openai")
+    server.configure(reply="fixed:positive")
+    settings = load_settings(flags={
+        "models.target": f"openai:fake@{server.base_url}",
+        "models.optimizer": f"openai:fake@{server.base_url}",
+        "store_path": str(tmp_path / "s.db"), "run_dir": str(tmp_path / "runs"),
+        "cache.enabled": False, "tune.variations": 1, "tune.refine_top": 0,
+    }).settings
+    task = Task(name="t", messages=(Message("user", "Review: {{ r }}"),),
+                examples=tuple(Example(inputs={"r": str(i)}, expected="positive")
+                               for i in range(5)), metric="label")
+    seen: list[ExampleScored] = []
+    await tune(task, settings, on_event=lambda e: seen.append(e) if isinstance(e, ExampleScored)
+               else None)
+    original = [e for e in seen if e.candidate_id == seen[0].candidate_id]
+    assert sorted(e.done for e in original) == [1, 2, 3, 4, 5]
+    assert {e.total for e in original} == {5}
