@@ -19,8 +19,10 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from . import (
+    CandidateProposed,
     EvaluationDone,
     Event,
+    ExampleScored,
     PhaseStarted,
     PromptTunerError,
     RoundFinished,
@@ -131,7 +133,7 @@ def _task(args: argparse.Namespace) -> Task:
 
 
 class _Display:
-    """Renders events: a live line on a terminal, plain lines otherwise, nothing with -q."""
+    """Renders events: a live status line on a terminal, plain lines otherwise, nothing with -q."""
 
     def __init__(self, err: Console, quiet: bool) -> None:
         self.err = err
@@ -139,38 +141,44 @@ class _Display:
         self.tty = err.is_terminal
         self.status: Any = None
         self.phase = ""
-        self.done = 0
-        self.total: int | None = None
-        self.last_plain = 0.0
+        self.best = ""
+        self.proposed = 0
 
     def __call__(self, event: Event) -> None:
         if self.quiet:
             return
         if isinstance(event, PhaseStarted):
-            self.phase, self.done, self.total = event.phase, 0, event.total
-            self._line(f"[bold]{event.phase}[/]" + (f": {escape(event.detail)}" if event.detail else ""),
-                       force=True)
+            self.phase = event.phase
+            detail = f": {escape(event.detail)}" if event.detail else ""
+            self._line(f"[bold]{event.phase}[/]{detail}")
+        elif isinstance(event, CandidateProposed):
+            self.proposed += 1
+            self._live(f"{self.phase}: {self.proposed} candidates so far, latest {event.candidate_id}")
+        elif isinstance(event, ExampleScored):
+            self._live(f"{self.phase}: {event.candidate_id} {event.done}/{event.total} answers "
+                       "scored" + (f" · best so far {self.best}" if self.best else ""))
         elif isinstance(event, EvaluationDone):
-            self.done += 1
             self._line(f"  {event.candidate_id}: {event.estimate.fmt()}"
-                       + (" (partial)" if event.partial else ""), force=True)
+                       + (" (partial)" if event.partial else ""))
         elif isinstance(event, RoundFinished):
-            self._line(f"round {event.round}: best {event.best_id} {event.best.fmt()}", force=True)
+            self.best = f"{event.best_id} {event.best.fmt()}"
+            self._line(f"round {event.round}: best {self.best}")
         elif isinstance(event, Warning):
-            self._line(f"[yellow]warning:[/] {escape(event.message)}", force=True)
+            self._line(f"[yellow]warning:[/] {escape(event.message)}")
         elif isinstance(event, RunFinished):
             self.stop()
-        elif self.tty and self.status is not None:
-            self.status.update(f"{self.phase} … {escape(event.kind)}")
 
-    def _line(self, text: str, force: bool = False) -> None:
-        if self.tty:
-            if self.status is None:
-                self.status = self.err.status("working…")
-                self.status.start()
-            self.err.print(text)
+    def _live(self, text: str) -> None:
+        if not self.tty:
+            return  # plain output gets the milestones only, no control codes
+        if self.status is None:
+            self.status = self.err.status(text)
+            self.status.start()
         else:
-            self.err.print(text, markup=True, highlight=False, soft_wrap=True)
+            self.status.update(text)
+
+    def _line(self, text: str) -> None:
+        self.err.print(text, highlight=False, soft_wrap=not self.tty)
 
     def stop(self) -> None:
         if self.status is not None:

@@ -82,6 +82,9 @@ class TuneSettings(_Strict):
     concurrency: int = Field(default=4, ge=1, le=512, description="model calls in flight per model")
     seed: int = 0
     optimizer_temperature: float = Field(default=0.8, ge=0, le=2)
+    samples: int = Field(default=5, ge=1, le=100, description=(
+        "answers sampled per candidate when a task has no examples (quick form)"))
+    sample_temperature: float = Field(default=0.7, ge=0, le=2)
     answer_max_tokens: int | None = Field(
         default=None, ge=1, description="default: from the metric (short for labels)")
     proposal_max_tokens: int = Field(default=192, ge=1)

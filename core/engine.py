@@ -109,7 +109,9 @@ class TuneRun:
         self.emit(ExampleScored(self.run_id, cand.id, done, ev.planned if ev else 0, res.score))
 
     def _examples(self) -> list[Example]:
-        examples = list(self.task.examples) or [Example(inputs={})]
+        if not self.task.examples:  # quick form: judge several sampled answers per candidate
+            return [Example(inputs={}, meta={"sample": i}) for i in range(self.settings.tune.samples)]
+        examples = list(self.task.examples)
         limit = self.settings.tune.max_examples
         if limit is not None and len(examples) > limit:
             picked = sorted(random.Random(self.settings.tune.seed).sample(range(len(examples)),
@@ -189,7 +191,7 @@ class TuneRun:
                               optimizer=roles.optimizer, judge=roles.judge, metric=metric_name)
         evaluator = Evaluator(target, metric, concurrency=s.tune.concurrency,
                               max_tokens=s.tune.answer_max_tokens or answer_tokens(self.task),
-                              seed=s.tune.seed,
+                              seed=s.tune.seed, sample_temperature=s.tune.sample_temperature,
                               on_result=self._record_result)
         ctx = StrategyContext(self.task, optimizer, self.templates, s.tune.seed,
                               s.tune.optimizer_temperature, s.tune.proposal_max_tokens)

@@ -52,17 +52,23 @@ ResultHook = Callable[[Candidate, Example, ExampleResult, str], None]
 
 class Evaluator:
     def __init__(self, target: ModelClient, metric: Metric, *, concurrency: int,
-                 max_tokens: int, seed: int, on_result: ResultHook | None = None) -> None:
+                 max_tokens: int, seed: int, sample_temperature: float = 0.7,
+                 on_result: ResultHook | None = None) -> None:
         self.target = target
         self.metric = metric
         self.max_tokens = max_tokens
         self.seed = seed
+        self.sample_temperature = sample_temperature
         self.on_result = on_result
         self._slots = asyncio.Semaphore(concurrency)
 
     def request(self, candidate: Candidate, example: Example) -> Request:
         messages = tuple(Message(m.role, render_prompt(m.content, example.inputs))
                          for m in candidate.messages)
+        sample = example.meta.get("sample")
+        if isinstance(sample, int):  # no examples: score several sampled answers instead
+            return Request(messages=messages, max_tokens=self.max_tokens,
+                           temperature=self.sample_temperature, seed=self.seed + sample)
         return Request(messages=messages, max_tokens=self.max_tokens, temperature=0.0,
                        seed=self.seed)
 

@@ -22,6 +22,7 @@ import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import PromptTunerError, TaskError
+from .models.base import Message, Role
 
 
 def templates_dir() -> Path:
@@ -78,6 +79,26 @@ class TemplateLibrary:
             raise PromptTunerError(f"template {name} needs {', '.join(missing)}",
                                    "this is a bug in the caller")
         return template.render(**values).strip()
+
+
+    def render_messages(self, name: str, **values: Any) -> tuple[Message, ...]:
+        """Render a chat template: lines ``[system]``, ``[user]``, ``[assistant]`` start turns."""
+        text = self.render(name, **values)
+        messages: list[Message] = []
+        role: Role | None = None
+        lines: list[str] = []
+        for line in text.splitlines():
+            marker = line.strip()
+            if marker in ("[system]", "[user]", "[assistant]"):
+                if role is not None:
+                    messages.append(Message(role, "\n".join(lines).strip()))
+                role, lines = marker[1:-1], []  # type: ignore[assignment]
+            else:
+                lines.append(line)
+        if role is None:
+            return (Message("user", text),)
+        messages.append(Message(role, "\n".join(lines).strip()))
+        return tuple(messages)
 
 
 _prompt_env = _env()

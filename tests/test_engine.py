@@ -364,23 +364,27 @@ async def test_a_quick_task_is_scored_by_the_judge(fake_server: StartFakeServer,
 
     assert result.status == "finished"
     assert result.original.estimate.mean == pytest.approx(0.8)
-    assert result.original.estimate.n == 1
+    assert result.original.estimate.n == 5  # tune.samples answers sampled per candidate
     assert [c.candidate.text() for c in result.candidates] == [
         "Write a haiku about rain", "Write a short haiku about the rain."]
     assert [c.estimate.mean for c in result.candidates] == pytest.approx([0.8, 0.8])
     assert not result.improved and result.best.id == result.original.id
     done = [e.estimate.mean for e in events if isinstance(e, EvaluationDone)]
     assert done == pytest.approx([0.8, 0.8])
+    sampled = [r["body"] for r in target.requests()]
+    assert len(sampled) == 10  # 2 candidates x 5 samples, each its own seed
+    assert sorted({b["seed"] for b in sampled}) == [0, 1, 2, 3, 4]
+    assert {b["temperature"] for b in sampled} == {0.7}
     judged = user_texts(judge)
-    assert len(judged) == len(user_texts(target)) == 2  # one judge call per answer
-    assert all(haiku in t for t in judged)
+    assert judged and all(haiku in t for t in judged)
+    assert all("Write a haiku about rain" in t for t in judged)  # judged against the user's task
     assert len(user_texts(optimizer)) == 3  # 2 variations (identical) + 1 rewrite (a duplicate)
     store = open_store(tmp_path)
     try:
         assert store.get_run(result.run_id)["metric"] == "judge"
         evals = store.evaluations(result.run_id)
         assert [(e["score"], e["reason"], e["answer"]) for e in evals] == [
-            (0.8, "good", haiku)] * 2
+            (0.8, "good", haiku)] * 10
     finally:
         store.close()
 
@@ -515,12 +519,16 @@ def test_estimate() -> None:
     binary = estimate([1.0, 0.0, 1.0, 1.0])
     assert binary.mean == 0.75 and binary.n == 4
     assert (binary.low, binary.high) == wilson(3, 4)
+    # A few identical graded scores do not make a zero-width interval: below 20 examples the
+    # interval is the conservative bound for a [0, 1] variable (Wilson on the mean).
     same = estimate([0.8, 0.8, 0.8])
-    assert (same.mean, same.low, same.high) == pytest.approx((0.8, 0.8, 0.8))
-    graded = estimate([0.2, 0.4, 0.6, 0.8], seed=1)
+    assert same.mean == pytest.approx(0.8)
+    assert same.low < 0.5 and same.high > 0.9
+    many = [0.2, 0.4, 0.6, 0.8] * 10
+    graded = estimate(many, seed=1)  # 40 examples: percentile bootstrap
     assert graded.mean == pytest.approx(0.5)
-    assert 0.2 <= graded.low < 0.5 < graded.high <= 0.8
-    assert estimate([0.2, 0.4, 0.6, 0.8], seed=1) == graded  # seeded: reproducible
+    assert 0.4 < graded.low < 0.5 < graded.high < 0.6
+    assert estimate(many, seed=1) == graded  # seeded: reproducible
     assert estimate([1.0] * 5).fmt() == "100% [57%, 100%] (n=5)"
 
 

@@ -29,4 +29,4 @@ def make_metric(task: Task, judge: Model | None, templates: TemplateLibrary, see
         return LabelMatch(labels)
     if judge is None:
         raise TaskError("the judge metric needs a judge model", "set --judge")
-    return Judge(judge, templates, task.description, task.rubric, seed=seed)
+    return Judge(judge, templates, task, seed=seed)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..models.base import Message, Model, Request
-from ..task import Example
-from ..templates import TemplateLibrary
+from ..models.base import Model, Request
+from ..task import Example, Task
+from ..templates import TemplateLibrary, render_prompt
 from .base import Score
 
 _PATTERNS = (
@@ -36,22 +36,26 @@ def parse_judgement(reply: str) -> tuple[float, str, bool]:
 
 @dataclass
 class Judge:
+    """Scores an answer against the task as the user wrote it (the original prompt, filled in
+    with the example), never against the candidate being tried, so every candidate is judged
+    by the same question."""
+
     model: Model
     templates: TemplateLibrary
-    description: str
-    rubric: str | None = None
-    max_tokens: int = 96
+    task: Task
+    max_tokens: int = 64
     seed: int = 0
     name: str = "judge"
 
     async def score(self, answer: str, example: Example) -> Score:
-        prompt = self.templates.render(
-            "judge/score.j2", description=self.description or "(no description given)",
-            rubric=self.rubric or "", inputs=example.inputs, expected=example.expected or "",
-            answer=answer,
+        asked = "\n".join(render_prompt(m.content, example.inputs)
+                          for m in self.task.messages if m.role != "assistant")
+        messages = self.templates.render_messages(
+            "judge/score.j2", request=asked.strip(), description=self.task.description,
+            rubric=self.task.rubric or "", expected=example.expected or "", answer=answer.strip(),
         )
-        request = Request(messages=(Message("user", prompt),), max_tokens=self.max_tokens,
-                          temperature=0.0, seed=self.seed)
+        request = Request(messages=messages, max_tokens=self.max_tokens, temperature=0.0,
+                          seed=self.seed)
         reply = (await self.model.complete(request)).text
         value, reason, parsed = parse_judgement(reply)
         note = reason if parsed else f"(judge reply had no score; counted as 5) {reason}"

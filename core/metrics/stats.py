@@ -28,10 +28,13 @@ def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """Wilson score interval for k successes in n trials."""
     if n == 0:
         return 0.0, 1.0
-    p = k / n
+    return _wilson_mean(k / n, n, z)
+
+
+def _wilson_mean(mean: float, n: int, z: float = 1.959964) -> tuple[float, float]:
     denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    centre = (mean + z * z / (2 * n)) / denom
+    half = z * math.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
@@ -49,14 +52,27 @@ def bootstrap_ci(values: Sequence[float], *, seed: int = 0, n_boot: int = 2000,
     return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
+SMALL_N = 20
+
+
 def estimate(values: Sequence[float], *, seed: int = 0) -> Estimate:
-    """Mean with a 95% CI: Wilson for 0/1 scores, bootstrap otherwise."""
+    """Mean with a 95% CI.
+
+    0/1 scores: Wilson. Scores in [0, 1] from fewer than 20 examples: Wilson on the mean too —
+    a [0, 1] variable's variance is at most mean x (1 - mean), so that interval is conservative,
+    where a bootstrap of a handful of (often identical) values claims false precision.
+    Otherwise: percentile bootstrap.
+    """
     n = len(values)
     if n == 0:
         return Estimate(0.0, 0.0, 1.0, 0)
     mean = float(sum(values) / n)
+    if n == 1:  # one observation says nothing about spread: the honest interval is everything
+        return Estimate(mean, 0.0, 1.0, 1)
     if all(v in (0.0, 1.0) for v in values):
         low, high = wilson(int(sum(values)), n)
+    elif n < SMALL_N:
+        low, high = _wilson_mean(mean, n)
     else:
         low, high = bootstrap_ci(values, seed=seed)
     return Estimate(mean, low, high, n)
