@@ -23,7 +23,7 @@ from .config import (
     load_settings,
     resolve_models,
 )
-from .engine import new_run_id, plan_calls, tune
+from .engine import new_run_id, tune
 from .errors import (
     BudgetExhausted,
     ConfigError,
@@ -47,6 +47,7 @@ from .events import (
 from .metrics.stats import Estimate
 from .models import Completion, Message, Model, ModelHub, Request, ResponseCache, known_kinds
 from .models.cache import CacheStats
+from .plan import plan_calls
 from .result import CandidateResult, TuneResult
 from .store import Store
 from .task import Example, Task, load_task, quick_task

@@ -36,8 +36,9 @@ from .metrics import make_metric
 from .metrics.stats import sign_test
 from .models import ModelHub
 from .models.base import Completion, Request
+from .plan import answer_tokens, plan_calls
 from .report.writer import write_reports
-from .result import CandidateResult, TuneResult
+from .result import CandidateResult, TuneResult, explain
 from .store import Store
 from .strategies import StrategyContext, get_strategy
 from .task import Example, Task
@@ -48,28 +49,6 @@ log = logging.getLogger(__name__)
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + pysecrets.token_hex(3)
-
-
-def plan_calls(n_examples: int, settings: Settings, judged: bool) -> dict[str, int]:
-    t = settings.tune
-    evals = 1 + t.variations + t.refine_top
-    per_example = 2 if judged else 1
-    return {
-        "evaluations": evals,
-        "calls": evals * n_examples * per_example + t.variations + t.refine_top,
-        "minimum": 2 * n_examples * per_example + 1,
-    }
-
-
-def answer_tokens(task: Task) -> int:
-    """Room for the target's answer: a label needs a few tokens, an essay a few hundred. Small
-    models that miss the format ramble until the limit, so a tight limit saves most of the time
-    of scoring a bad prompt."""
-    metric = task.resolved_metric()
-    if metric == "judge":
-        return 256
-    longest = max((len(e.expected or "") for e in task.examples), default=0)
-    return min(512, max(24, longest // 2 + 16)) if metric != "label" else 24
 
 
 class TuneRun:
@@ -245,10 +224,10 @@ class TuneRun:
         ranked = self._ranked(original.id)
         orig_ev = self.evaluations[original.id]
         best_ev = ranked[0]
+        ranked_ids = {e.candidate.id for e in ranked}
+        unranked = [e for e in self.evaluations.values() if e.candidate.id not in ranked_ids]
         results = [CandidateResult(e.candidate, e.estimate(seed), e.partial)
-                   for e in ranked]
-        results += [CandidateResult(e.candidate, e.estimate(seed), e.partial)
-                    for e in self.evaluations.values() if e not in ranked]
+                   for e in ranked + unranked]
         by_id = {r.id: r for r in results}
         shared = sorted(orig_ev.results.keys() & best_ev.results.keys())
         a = [orig_ev.results[i].score for i in shared]
@@ -277,31 +256,6 @@ class TuneRun:
                               {"baseline": result.original.estimate.mean,
                                "best": result.best.estimate.mean}))
         return result
-
-
-def explain(orig: CandidateResult, best: CandidateResult, wins: int, losses: int, p: float,
-            improved: bool) -> str:
-    if not improved:
-        return (f"No candidate beat the original prompt ({orig.estimate.fmt()}); it is kept. "
-                "Try more examples, more variations (--profile thorough) or a stronger "
-                "--optimizer.")
-    c = best.candidate
-    parent = f"`{c.parents[0]}`" if c.parents else "the original"
-    how = {
-        "vary": f"a variation the optimizer proposed for {parent}",
-        "refine": f"the optimizer's rewrite of {parent} against the examples it got wrong",
-    }.get(c.operator, f"made by {c.operator} from {parent}")
-    if c.parents and c.parents[0] == orig.id:
-        how = how.replace(parent, "the original")
-    lines = [
-        f"The best prompt `{c.id}` is {how}.",
-        f"It scores {best.estimate.fmt()} against the original's {orig.estimate.fmt()} on the "
-        f"same examples: it fixed {wins} and broke {losses} (paired sign test p={p:.3g}).",
-    ]
-    if p >= 0.05:
-        lines.append("The difference is not statistically significant at this sample size; "
-                     "confirm it on more examples before shipping.")
-    return " ".join(lines)
 
 
 async def tune(

@@ -68,3 +68,28 @@ class TuneResult:
             "report_path": self.report_path, "json_path": self.json_path,
             "warnings": self.warnings, "candidates": [c.to_json() for c in self.candidates],
         }
+
+
+def explain(orig: CandidateResult, best: CandidateResult, wins: int, losses: int, p: float,
+            improved: bool) -> str:
+    if not improved:
+        return (f"No candidate beat the original prompt ({orig.estimate.fmt()}); it is kept. "
+                "Try more examples, more variations (--profile thorough) or a stronger "
+                "--optimizer.")
+    c = best.candidate
+    parent = f"`{c.parents[0]}`" if c.parents else "the original"
+    how = {
+        "vary": f"a variation the optimizer proposed for {parent}",
+        "refine": f"the optimizer's rewrite of {parent} against the examples it got wrong",
+    }.get(c.operator, f"made by {c.operator} from {parent}")
+    if c.parents and c.parents[0] == orig.id:
+        how = how.replace(parent, "the original")
+    lines = [
+        f"The best prompt `{c.id}` is {how}.",
+        f"It scores {best.estimate.fmt()} against the original's {orig.estimate.fmt()} on the "
+        f"same examples: it fixed {wins} and broke {losses} (paired sign test p={p:.3g}).",
+    ]
+    if p >= 0.05:
+        lines.append("The difference is not statistically significant at this sample size; "
+                     "confirm it on more examples before shipping.")
+    return " ".join(lines)

@@ -90,12 +90,6 @@ class Pool:
         ep.down_until = 0.0
         return completion
 
-    def has_healthy_alternative(self) -> bool:
-        now = time.monotonic()
-        return sum(1 for e in self._endpoints if e.down_until <= now) > 0 and len(
-            self._endpoints
-        ) > 1
-
     async def aclose(self) -> None:
         for e in self._endpoints:
             await e.adapter.aclose()
