@@ -130,8 +130,9 @@ class ModelClient:
                 self.on_call(key, request, completion)
             return completion
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: waiters re-raise it themselves
             raise
         finally:
             del self._inflight[key]
