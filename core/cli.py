@@ -33,6 +33,7 @@ from . import (
     describe_settings,
     load_settings,
     load_task,
+    new_run_id,
     open_cache,
     quick_task,
     resolve_models,
@@ -44,6 +45,10 @@ PROG = "prompt-tuner"
 
 class UsageError(PromptTunerError):
     pass
+
+
+class UserInterrupt(PromptTunerError):
+    exit_code = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -209,9 +214,14 @@ def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:
     task = _task(args)
     settings = resolve_models(loaded, task.models)
     display = _Display(err, args.quiet or False)
+    run_id = new_run_id()
     try:
         result = asyncio.run(tune(task, settings, secrets=loaded.secrets, on_event=display,
-                                  use_cache=settings.cache.enabled))
+                                  use_cache=settings.cache.enabled, run_id=run_id))
+    except KeyboardInterrupt:
+        display.stop()
+        raise UserInterrupt(f"interrupted: run {run_id} and everything it measured are in "
+                            f"{settings.store_file()}") from None
     finally:
         display.stop()
     if args.json:
@@ -285,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "cache":
             return cmd_cache(args, out)
         raise UsageError(f"unknown command {args.command}", f"see `{PROG} --help`")
+    except UserInterrupt as exc:
+        err.print(f"{PROG}: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return exc.exit_code
     except PromptTunerError as exc:
         err.print(f"{PROG}: error: {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code

@@ -303,5 +303,8 @@ def _mark_failed(store: Store, run_id: str, status: str, exc: BaseException) -> 
         store.get_run(run_id)
     except PromptTunerError:
         return  # failed before the run was created
-    message: Any = str(exc) if isinstance(exc, PromptTunerError) else repr(exc)
+    if status == "interrupted":
+        message: Any = "interrupted by the user"
+    else:
+        message = str(exc) if isinstance(exc, PromptTunerError) else repr(exc)
     store.finish_run(run_id, status=status, error=message)
