@@ -27,9 +27,9 @@ from . import (
     PromptTunerError,
     RoundFinished,
     RunFinished,
+    RunWarning,
     Task,
     TuneResult,
-    Warning,
     describe_settings,
     load_settings,
     load_task,
@@ -168,7 +168,7 @@ class _Display:
         elif isinstance(event, RoundFinished):
             self.best = f"{event.best_id} {event.best.fmt()}"
             self._line(f"round {event.round}: best {self.best}")
-        elif isinstance(event, Warning):
+        elif isinstance(event, RunWarning):
             self._line(f"[yellow]warning:[/] {escape(event.message)}")
         elif isinstance(event, RunFinished):
             self.stop()

@@ -30,7 +30,7 @@ from .events import (
     PhaseStarted,
     RoundFinished,
     RunFinished,
-    Warning,
+    RunWarning,
 )
 from .metrics import make_metric
 from .metrics.stats import sign_test
@@ -70,7 +70,7 @@ class TuneRun:
 
     # -- plumbing ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
-        if isinstance(event, Warning):
+        if isinstance(event, RunWarning):
             self.warnings.append(event.message)
             log.warning("%s", event.message)
         if self.on_event is not None:
@@ -148,7 +148,7 @@ class TuneRun:
                 f"{' x 2 with the judge' if judged else ''} + 1 proposal)",
                 f"raise --max-calls to at least {plan['minimum']} or use fewer examples")
         if limit < plan["calls"]:
-            self.emit(Warning(self.run_id,
+            self.emit(RunWarning(self.run_id,
                               f"budget of {limit} calls is below the plan's {plan['calls']} "
                               f"({plan['evaluations']} candidates x {n_examples} examples); the "
                               "run will stop early and keep everything it measured"))
@@ -202,14 +202,14 @@ class TuneRun:
         except* BudgetExhausted as group:
             status = "budget_exhausted"
             first = group.exceptions[0]
-            self.emit(Warning(self.run_id, f"stopped early: {first}"))
+            self.emit(RunWarning(self.run_id, f"stopped early: {first}"))
             if original.id not in self.evaluations or self.evaluations[original.id].partial:
                 raise
         if status == "finished" and any(e.partial for e in self.evaluations.values()):
             # The evaluator swallows BudgetExhausted (it keeps what was paid for): a run whose
             # last evaluation was cut short would otherwise claim it finished.
             status = "budget_exhausted"
-            self.emit(Warning(self.run_id, "stopped early: the budget ran out while scoring "
+            self.emit(RunWarning(self.run_id, "stopped early: the budget ran out while scoring "
                                            "a candidate"))
         return self._finalize(original, status)
 

@@ -63,7 +63,7 @@ class RoundFinished(Event):
 
 
 @dataclass(frozen=True)
-class Warning(Event):
+class RunWarning(Event):
     message: str
 
 

@@ -30,10 +30,10 @@ from core import (
     PhaseStarted,
     RoundFinished,
     RunFinished,
+    RunWarning,
     Store,
     Task,
     TuneResult,
-    Warning,
     load_settings,
     quick_task,
     tune,
@@ -397,7 +397,7 @@ async def test_a_run_within_its_budget_has_no_warnings(fake_openai: FakeServer,
     result = await run(fake_openai, tmp_path, sentiment_task(), events,
                        **{"budget.max_calls": 100, "tune.variations": 1})
 
-    assert result.warnings == [e.message for e in events if isinstance(e, Warning)] == []
+    assert result.warnings == [e.message for e in events if isinstance(e, RunWarning)] == []
 
 
 # -- reading the optimizer's reply --------------------------------------------------------
