@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import certifi
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -121,8 +122,13 @@ class HttpAdapter:
         self.context_size = context_size
         self._api_key = api_key
         self.timeouts = timeouts or Timeouts()
-        self._transport = AiohttpTransport(verify=_ssl_context(), limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections))
+        def session() -> aiohttp.ClientSession:
+            # Made inside the running loop on first use. trust_env: HTTP(S)_PROXY and NO_PROXY
+            # apply, as they would with httpx's own client.
+            connector = aiohttp.TCPConnector(limit=max_connections, ssl=_ssl_context())
+            return aiohttp.ClientSession(connector=connector, trust_env=True)
+
+        self._transport = AiohttpTransport(client=session)
         # Built once: parsing URLs and timeouts on every call is measurable at 1,000 calls/s.
         self._url = httpx.URL(self.base_url + self.path)
         self._headers = {"content-type": "application/json", "accept": "application/json"}
