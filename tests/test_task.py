@@ -145,99 +145,51 @@ def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     assert "line 2" in text
 
 
-def test_unknown_top_level_field(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", "name: t\nprompt: hi\npromtp: typo\n"))
-    assert "t.yaml" in text
-    assert "promtp" in text
+# (case, other files, task file, its text, what the one-line error must name)
+TASK_FILE_ERRORS: list[tuple[str, dict[str, str], str, str, list[str]]] = [
+    ("unknown field", {}, "t.yaml", "name: t\nprompt: hi\npromtp: typo\n", ["t.yaml", "promtp"]),
+    ("missing prompt", {}, "t.yaml", "name: t\n", ["t.yaml", "prompt", "missing"]),
+    ("not a mapping", {}, "t.yaml", "- just\n- a list\n", ["t.yaml"]),
+    ("empty prompt", {}, "t.yaml", "name: t\nprompt: '   '\n", ["t.yaml", "prompt"]),
+    ("inline example lacks a slot field", {}, "t.yaml",
+     "name: t\nprompt: '{{ text }} / {{ title }}'\nmetric: judge\n"
+     "examples:\n  - {text: a, title: b}\n  - {text: c}\n", ["t.yaml", "examples[1]", "title"]),
+    ("jsonl record lacks a slot field", {"d.jsonl": jsonl([{"text": "a"}, {"txt": "typo"}])},
+     "t.yaml", "name: t\nprompt: '{{ text }}'\nexamples_file: d.jsonl\n",
+     ["d.jsonl line 2", "text"]),
+    ("slot but no examples", {}, "t.yaml", "name: t\nprompt: 'Hi {{ name }}'\n",
+     ["t.yaml", "name"]),
+    ("bad jsonl line", {"d.jsonl": '{"text": "a"}\n\n{"text": oops}\n'}, "t.yaml",
+     "name: t\nprompt: '{{ text }}'\nexamples_file: d.jsonl\n", ["d.jsonl line 3"]),
+    ("empty jsonl", {"d.jsonl": "\n  \n"}, "t.yaml",
+     "name: t\nprompt: hi\nexamples_file: d.jsonl\n", ["d.jsonl", "no examples"]),
+    ("missing examples file", {}, "t.yaml", "name: t\nprompt: hi\nexamples_file: absent.jsonl\n",
+     ["absent.jsonl"]),
+    ("jsonl record not an object", {"d.jsonl": '{"text": "a"}\n["x"]\n'}, "t.yaml",
+     "name: t\nprompt: hi\nexamples_file: d.jsonl\n", ["d.jsonl line 2"]),
+    ("label metric without expected answers", {}, "t.yaml",
+     "name: t\nprompt: '{{ text }}'\nmetric: label\n"
+     "examples:\n  - {text: a, expected: x}\n  - {text: b}\n",
+     ["t.yaml", "examples[1]", "expected"]),
+    ("exact metric with no examples", {}, "t.yaml", "name: t\nprompt: hi\nmetric: exact\n",
+     ["t.yaml", "expected"]),
+    ("non-text expected", {}, "t.yaml",
+     "name: t\nprompt: '{{ text }}'\nexamples:\n  - {text: a, expected: [1, 2]}\n",
+     ["examples[0]", "expected"]),
+]
 
 
-def test_missing_prompt(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", "name: t\n"))
-    assert "t.yaml" in text
-    assert "prompt" in text
-    assert "missing" in text
-
-
-def test_task_file_that_is_not_a_mapping(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", "- just\n- a list\n"))
-    assert "t.yaml" in text
-
-
-def test_empty_prompt_is_rejected(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", "name: t\nprompt: '   '\n"))
-    assert "t.yaml" in text
-    assert "prompt" in text
-
-
-def test_inline_example_without_a_slot_field_names_example_and_field(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", (
-        "name: t\nprompt: '{{ text }} / {{ title }}'\nmetric: judge\n"
-        "examples:\n  - {text: a, title: b}\n  - {text: c}\n")))
-    assert "t.yaml" in text
-    assert "examples[1]" in text
-    assert "title" in text
-
-
-def test_jsonl_record_without_a_slot_field_names_file_line_and_field(tmp_path: Path) -> None:
-    write(tmp_path / "d.jsonl", jsonl([{"text": "a"}, {"txt": "typo"}]))
-    text = load_error(write(tmp_path / "t.yaml",
-                            "name: t\nprompt: '{{ text }}'\nexamples_file: d.jsonl\n"))
-    assert "d.jsonl line 2" in text
-    assert "text" in text
-
-
-def test_slot_with_no_examples_at_all(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", "name: t\nprompt: 'Hi {{ name }}'\n"))
-    assert "t.yaml" in text
-    assert "name" in text
-
-
-def test_jsonl_bad_line_names_line_number(tmp_path: Path) -> None:
-    write(tmp_path / "d.jsonl", '{"text": "a"}\n\n{"text": oops}\n')
-    text = load_error(write(tmp_path / "t.yaml",
-                            "name: t\nprompt: '{{ text }}'\nexamples_file: d.jsonl\n"))
-    assert "d.jsonl line 3" in text
-
-
-def test_empty_jsonl_is_an_error(tmp_path: Path) -> None:
-    write(tmp_path / "d.jsonl", "\n  \n")
-    text = load_error(write(tmp_path / "t.yaml", "name: t\nprompt: hi\nexamples_file: d.jsonl\n"))
-    assert "d.jsonl" in text
-    assert "no examples" in text
-
-
-def test_missing_examples_file(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml",
-                            "name: t\nprompt: hi\nexamples_file: absent.jsonl\n"))
-    assert "absent.jsonl" in text
-
-
-def test_jsonl_record_that_is_not_an_object(tmp_path: Path) -> None:
-    write(tmp_path / "d.jsonl", '{"text": "a"}\n["x"]\n')
-    text = load_error(write(tmp_path / "t.yaml", "name: t\nprompt: hi\nexamples_file: d.jsonl\n"))
-    assert "d.jsonl line 2" in text
-
-
-def test_label_metric_without_expected_answers(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", (
-        "name: t\nprompt: '{{ text }}'\nmetric: label\n"
-        "examples:\n  - {text: a, expected: x}\n  - {text: b}\n")))
-    assert "t.yaml" in text
-    assert "examples[1]" in text
-    assert "expected" in text
-
-
-def test_exact_metric_with_no_examples(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", "name: t\nprompt: hi\nmetric: exact\n"))
-    assert "t.yaml" in text
-    assert "expected" in text
-
-
-def test_non_text_expected_is_rejected(tmp_path: Path) -> None:
-    text = load_error(write(tmp_path / "t.yaml", (
-        "name: t\nprompt: '{{ text }}'\nexamples:\n  - {text: a, expected: [1, 2]}\n")))
-    assert "examples[0]" in text
-    assert "expected" in text
+@pytest.mark.parametrize(("files", "name", "text", "fragments"),
+                         [case[1:] for case in TASK_FILE_ERRORS],
+                         ids=[case[0] for case in TASK_FILE_ERRORS])
+def test_task_file_errors_name_the_file_record_and_field(
+    tmp_path: Path, files: dict[str, str], name: str, text: str, fragments: list[str]
+) -> None:
+    for other, content in files.items():
+        write(tmp_path / other, content)
+    error = load_error(write(tmp_path / name, text))
+    for fragment in fragments:
+        assert fragment in error
 
 
 def test_jinja_syntax_error_in_prompt_names_the_file(tmp_path: Path) -> None:
