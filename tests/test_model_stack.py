@@ -362,3 +362,16 @@ async def test_a_prompt_longer_than_the_context_is_cut_before_sending(
         [Message(m["role"], m["content"]) for m in sent])) <= 300 - 32
     assert sent[0]["content"] == "Label the sentiment."
     assert completion.notes
+
+
+async def test_requests_go_through_the_proxy_named_in_the_environment(
+    fake_server: StartFakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = fake_server("openai")  # a forward proxy sees the absolute URL; this one answers it
+    monkeypatch.setenv("HTTP_PROXY", proxy.root_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    adapter = OpenAIAdapter("fake-model", "http://models.example.invalid/v1")
+    client = client_for(adapter)
+    assert (await client.complete(req("via proxy"))).text == "echo: via proxy"
+    assert len(proxy.requests()) == 1
