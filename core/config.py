@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import platformdirs
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .budget import BudgetLimits
@@ -143,27 +144,30 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-class _EnvSettings(BaseSettings):
-    """Only a shape for pydantic-settings' environment parser."""
+class _EnvBase(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      case_sensitive=False, extra="ignore")
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="ignore"
-    )
-    profile: str | None = None
-    models: dict[str, Any] | None = None
-    embedded: dict[str, Any] | None = None
-    limits: dict[str, Any] | None = None
-    model_limits: dict[str, Any] | None = None
-    retry: dict[str, Any] | None = None
-    timeouts: dict[str, Any] | None = None
-    cache: dict[str, Any] | None = None
-    pool: dict[str, Any] | None = None
-    budget: dict[str, Any] | None = None
-    tune: dict[str, Any] | None = None
-    prices: dict[str, Any] | None = None
-    truncation: list[str] | None = None
-    store_path: str | None = None
-    run_dir: str | None = None
+
+def _env_shape() -> type[BaseSettings]:
+    """The shape pydantic-settings parses the environment into, derived from ``Settings`` so a
+    new setting is readable from ``PROMPT_TUNER_*`` without a second list to keep in step:
+    sections as dicts (``__`` nests), lists as lists, everything else as text."""
+    fields: dict[str, Any] = {}
+    for name, info in Settings.model_fields.items():
+        origin = typing.get_origin(info.annotation)
+        section = isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+        if section or origin is dict:
+            kind: Any = dict[str, Any]
+        elif origin is list:
+            kind = list[Any]
+        else:
+            kind = str
+        fields[name] = (kind | None, None)
+    return create_model("_EnvSettings", __base__=_EnvBase, **fields)
+
+
+_EnvSettings = _env_shape()
 
 
 @dataclass

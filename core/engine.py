@@ -83,9 +83,8 @@ class TuneRun:
         self.store.record_evaluation(self.run_id, cand.id, res.index, inputs=ex.inputs,
                                      expected=ex.expected, answer=res.answer, score=res.score,
                                      reason=res.reason, response_key=key)
-        ev = self.evaluations.get(cand.id)
-        done = len(ev.results) if ev else 0
-        self.emit(ExampleScored(self.run_id, cand.id, done, ev.planned if ev else 0, res.score))
+        ev = self.evaluations[cand.id]  # filled in place by the evaluator
+        self.emit(ExampleScored(self.run_id, cand.id, len(ev.results), ev.planned, res.score))
 
     def _examples(self) -> list[Example]:
         if not self.task.examples:  # quick form: judge several sampled answers per candidate
@@ -132,7 +131,8 @@ class TuneRun:
     def _ranked(self, original_id: str) -> list[Evaluation]:
         complete = [e for e in self.evaluations.values()
                     if not e.partial or e.candidate.id == original_id]
-        return sorted(complete, key=lambda e: (-e.estimate().mean,
+        # Ranking needs only the means; intervals (a bootstrap each) are computed for reports.
+        return sorted(complete, key=lambda e: (-e.mean(),
                                                e.candidate.id != original_id,
                                                len(e.candidate.text())))
 

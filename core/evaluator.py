@@ -39,6 +39,10 @@ class Evaluation:
     def scores(self) -> list[float]:
         return [self.results[i].score for i in sorted(self.results)]
 
+    def mean(self) -> float:
+        scores = self.scores()
+        return sum(scores) / len(scores) if scores else 0.0
+
     def estimate(self, seed: int = 0) -> Estimate:
         return estimate(self.scores(), seed=seed)
 

@@ -108,7 +108,7 @@ class ModelClient:
         return request_hash(self._identity, request)
 
     async def complete(self, request: Request) -> Completion:
-        request, notes = self._validate(request)
+        request, notes, prompt_tokens = self._validate(request)
         key = self.key(request)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -122,7 +122,7 @@ class ModelClient:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            completion = await self._send_paid(request, notes)
+            completion = await self._send_paid(request, notes, prompt_tokens)
             if self.cache is not None:
                 self.cache.put(key, completion)
             future.set_result(completion)
@@ -138,7 +138,9 @@ class ModelClient:
             del self._inflight[key]
 
     # -- the layers ---------------------------------------------------------------------------
-    def _validate(self, request: Request) -> tuple[Request, list[str]]:
+    def _validate(self, request: Request) -> tuple[Request, list[str], int]:
+        """Reject malformed requests; cut one that overflows the context. Returns the request to
+        send, what was cut, and its prompt token count (counted once, reused below)."""
         if not request.messages:
             raise RequestRejected(f"{self.name}: a request needs at least one message",
                                   "give the prompt some text", model=self.name)
@@ -148,20 +150,21 @@ class ModelClient:
         if request.max_tokens < 1:
             raise RequestRejected(f"{self.name}: max_tokens must be at least 1",
                                   "raise max_tokens", model=self.name)
+        tokens = self.adapter.count_tokens(request)
         ctx = self.adapter.context_size
         if ctx is None:
-            return request, []
+            return request, [], tokens
         room = ctx - request.max_tokens
         if room < 16:
             raise ContextLengthExceeded(
                 f"{self.name}: max_tokens={request.max_tokens} leaves no room for a prompt "
                 f"in a {ctx}-token context", "lower max_tokens", model=self.name)
-        if self.adapter.count_tokens(request) <= room:
-            return request, []
-        return self._truncate(request, room)
+        if tokens <= room:
+            return request, [], tokens
+        return self._truncate(request, room, tokens)
 
-    def _truncate(self, request: Request, room: int) -> tuple[Request, list[str]]:
-        before = self.adapter.count_tokens(request)
+    def _truncate(self, request: Request, room: int,
+                  before: int) -> tuple[Request, list[str], int]:
         fitted, notes = fit(request, room, self.adapter.count_tokens, self.truncation)
         after = self.adapter.count_tokens(fitted)
         if after > room:
@@ -173,15 +176,16 @@ class ModelClient:
         for note in notes:
             log.warning("%s: request too long (%d tokens, room %d): %s",
                         self.name, before, room, note)
-        return fitted, notes
+        return fitted, notes, after
 
-    async def _send_paid(self, request: Request, notes: list[str]) -> Completion:
-        reserve = self.adapter.count_tokens(request) + request.max_tokens
+    async def _send_paid(self, request: Request, notes: list[str],
+                         prompt_tokens: int) -> Completion:
+        reserve = prompt_tokens + request.max_tokens
         if self.budget is not None:
             self.budget.reserve(reserve)
         completion: Completion | None = None
         try:
-            completion = await self._send_fitting(request, notes)
+            completion = await self._send_fitting(request, notes, prompt_tokens)
             return completion
         finally:
             if self.budget is not None:
@@ -190,16 +194,17 @@ class ModelClient:
                 cost = self.price(completion) if completion and self.price else 0.0
                 self.budget.settle(reserve, sent=sent, tokens=tokens, cost=cost)
 
-    async def _send_fitting(self, request: Request, notes: list[str]) -> Completion:
+    async def _send_fitting(self, request: Request, notes: list[str],
+                            prompt_tokens: int) -> Completion:
         """Send; when the server says 'too long', cut and try again (up to 3 times)."""
         for _ in range(3):
             try:
-                completion = await self._send_with_retries(request)
+                completion = await self._send_with_retries(request, prompt_tokens)
             except ContextLengthExceeded:
                 if not self.truncation:
                     raise
-                room = int(self.adapter.count_tokens(request) * 0.75)
-                request, more = self._truncate(request, room)
+                request, more, prompt_tokens = self._truncate(
+                    request, int(prompt_tokens * 0.75), prompt_tokens)
                 if not more:
                     raise
                 notes = notes + more
@@ -211,8 +216,8 @@ class ModelClient:
             "shorten the prompt or use a model with a longer context",
             model=self.name, endpoint=self.adapter.endpoint)
 
-    async def _send_with_retries(self, request: Request) -> Completion:
-        tokens = self.adapter.count_tokens(request) + request.max_tokens
+    async def _send_with_retries(self, request: Request, prompt_tokens: int) -> Completion:
+        tokens = prompt_tokens + request.max_tokens
         self.usage.attempts += 1
         try:  # the first attempt needs no retry machinery
             return await self._attempt(request, tokens)
