@@ -33,6 +33,7 @@ from .errors import (
     PromptTunerError,
     TaskError,
 )
+from .evaluate import ComparisonReport, EvalReport, ExampleOutcome, Matchup, compare_prompts, evaluate_prompt
 from .events import (
     CandidateProposed,
     EvaluationDone,
@@ -44,13 +45,15 @@ from .events import (
     RunFinished,
     RunWarning,
 )
-from .metrics.stats import Estimate
+from .metrics import JudgeConsistency, MetricContext, MetricType, metric_types, register_metric
+from .metrics.stats import Estimate, PairedComparison, compare_paired
 from .models import Completion, Message, Model, ModelHub, Request, ResponseCache, known_kinds
 from .models.cache import CacheStats
 from .plan import plan_calls
+from .promptfile import load_prompt, parse_prompt_text
 from .result import CandidateResult, TuneResult
 from .store import Store
-from .task import Example, Task, load_task, quick_task
+from .task import Example, MetricSpec, Task, load_task, quick_task, task_schema
 
 __version__ = "0.1.0"
 
@@ -62,21 +65,30 @@ __all__ = [
     "Candidate",
     "CandidateProposed",
     "CandidateResult",
+    "ComparisonReport",
     "Completion",
     "ConfigError",
     "Estimate",
+    "EvalReport",
     "EvaluationDone",
     "Event",
     "EventHandler",
     "Example",
+    "ExampleOutcome",
     "ExampleScored",
+    "JudgeConsistency",
     "LoadedSettings",
+    "Matchup",
     "Message",
+    "MetricContext",
+    "MetricSpec",
+    "MetricType",
     "Model",
     "ModelError",
     "ModelHub",
     "ModelSpecError",
     "ModelUnavailable",
+    "PairedComparison",
     "PhaseStarted",
     "PromptTunerError",
     "Request",
@@ -92,16 +104,24 @@ __all__ = [
     "TuneResult",
     "Usage",
     "__version__",
+    "compare_paired",
+    "compare_prompts",
     "describe_settings",
+    "evaluate_prompt",
     "known_kinds",
+    "load_prompt",
     "load_settings",
     "load_task",
+    "metric_types",
     "new_run_id",
     "open_cache",
     "open_store",
+    "parse_prompt_text",
     "plan_calls",
     "quick_task",
+    "register_metric",
     "resolve_models",
+    "task_schema",
     "tune",
 ]
 

@@ -1,4 +1,6 @@
-"""The terminal front: ``prompt-tuner tune|config|cache``. Thin: parse, call the core, display.
+"""The terminal front: ``prompt-tuner tune|eval|compare|schema|config|cache``.
+
+Thin: parse, call the core, display.
 
 User mistakes print one line (``prompt-tuner: error: … (how to fix)``) and exit 2.
 """
@@ -20,6 +22,8 @@ from rich.markup import escape
 
 from . import (
     CandidateProposed,
+    ComparisonReport,
+    EvalReport,
     EvaluationDone,
     Event,
     ExampleScored,
@@ -30,13 +34,17 @@ from . import (
     RunWarning,
     Task,
     TuneResult,
+    compare_prompts,
     describe_settings,
+    evaluate_prompt,
+    load_prompt,
     load_settings,
     load_task,
     new_run_id,
     open_cache,
     quick_task,
     resolve_models,
+    task_schema,
     tune,
 )
 
@@ -82,6 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     t.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv every call")
 
+    e = sub.add_parser("eval", help="score a prompt: every metric with n and a 95% CI",
+                       description="Score the task's prompt (or --prompt FILE) on a split of its "
+                       "examples: per-metric means with 95% confidence intervals, usage, and "
+                       "the worst answers.")
+    e.add_argument("task", metavar="TASK", help="task file (.yaml/.json)")
+    e.add_argument("--prompt", metavar="FILE", help="a prompt file to score instead of the task's")
+    e.add_argument("--repeat", type=int, default=1, metavar="K",
+                   help="answer every example K times (sampled after the first) to see the spread")
+    _measure(e)
+
+    m = sub.add_parser("compare", help="A/B test prompts on the same examples",
+                       description="Score PROMPT_A and PROMPT_B on the same examples and test the "
+                       "difference (paired permutation test, 95% CI of the difference). With more "
+                       "prompts, each is compared with PROMPT_A (Holm-corrected). A prompt is a "
+                       "file, or `task` for the task's own prompt.")
+    m.add_argument("task", metavar="TASK", help="task file (.yaml/.json)")
+    m.add_argument("prompts", metavar="PROMPT", nargs="+", help="PROMPT_A PROMPT_B [PROMPT_C ...]")
+    m.add_argument("--alpha", type=float, default=0.05, metavar="P",
+                   help="significance level (default 0.05)")
+    _measure(m)
+
+    sc = sub.add_parser("schema", help="print a JSON Schema (of the task file)")
+    sc.add_argument("what", choices=["task"], help="task: the task file format")
+
     c = sub.add_parser("config", help="show the effective configuration")
     csub = c.add_subparsers(dest="action", required=True, parser_class=_Parser)
     show = csub.add_parser("show", help="every setting, its value and where it came from")
@@ -97,6 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
             a.add_argument("--older-than", type=float, metavar="SECONDS",
                            help="delete only entries older than this")
     return p
+
+
+def _measure(p: argparse.ArgumentParser) -> None:
+    """Flags shared by eval and compare."""
+    p.add_argument("--target", metavar="SPEC", help="model that answers")
+    p.add_argument("--judge", metavar="SPEC", help="model that judges (judge metrics)")
+    p.add_argument("--split", metavar="NAME", help="train | dev | test | all (default: all)")
+    p.add_argument("--limit", type=_positive, metavar="N", help="only the first N examples of the split")
+    p.add_argument("--worst", type=int, default=None, metavar="N", help="worst answers to show")
+    p.add_argument("--max-calls", type=_positive, metavar="N", help="budget: model calls sent")
+    p.add_argument("--concurrency", type=_positive, metavar="N", help="model calls in flight")
+    p.add_argument("--seed", type=int, metavar="N")
+    _common(p)
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv every call")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -233,6 +291,57 @@ def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
+def _emit_json(out: Console, data: dict[str, Any]) -> None:
+    text = json.dumps(data, ensure_ascii=False)
+    out.print_json(text) if out.is_terminal else print(text)
+
+
+def _measure_settings(args: argparse.Namespace) -> tuple[Any, Task, Any]:
+    loaded = _load(args)
+    path = Path(args.task)
+    task = load_task(path)
+    return loaded, task, resolve_models(loaded, task.models)
+
+
+def cmd_eval(args: argparse.Namespace, out: Console) -> int:
+    from .cli_eval import print_eval
+
+    if args.repeat < 1:
+        raise UsageError(f"--repeat {args.repeat}: must be at least 1", "use --repeat 3, for example")
+    loaded, task, settings = _measure_settings(args)
+    prompt = load_prompt(args.prompt, task) if args.prompt else None
+    report: EvalReport = asyncio.run(evaluate_prompt(
+        task, settings, secrets=loaded.secrets, prompt=prompt, split=args.split, limit=args.limit,
+        repeat=args.repeat, use_cache=settings.cache.enabled,
+        worst=5 if args.worst is None else args.worst))
+    if args.json:
+        _emit_json(out, report.to_json())
+    else:
+        print_eval(out, report)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, out: Console) -> int:
+    from .cli_eval import print_compare
+
+    if len(args.prompts) < 2:
+        raise UsageError("compare needs two prompts: PROMPT_A PROMPT_B",
+                         "give two prompt files, or `task` for the task's own prompt")
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha {args.alpha}: must be between 0 and 1", "use --alpha 0.05")
+    loaded, task, settings = _measure_settings(args)
+    prompts = [(ref, load_prompt(ref, task)) for ref in args.prompts]
+    report: ComparisonReport = asyncio.run(compare_prompts(
+        task, settings, prompts, secrets=loaded.secrets, split=args.split, limit=args.limit,
+        use_cache=settings.cache.enabled, alpha=args.alpha,
+        worst=3 if args.worst is None else args.worst))
+    if args.json:
+        _emit_json(out, report.to_json())
+    else:
+        print_compare(out, report)
+    return 0
+
+
 def cmd_config(args: argparse.Namespace, out: Console) -> int:
     loaded = _load(args)
     rows = describe_settings(loaded)
@@ -290,6 +399,13 @@ def main(argv: list[str] | None = None) -> int:
         _setup_logging(getattr(args, "verbose", 0) or 0, err)
         if args.command == "tune":
             return cmd_tune(args, out, err)
+        if args.command == "eval":
+            return cmd_eval(args, out)
+        if args.command == "compare":
+            return cmd_compare(args, out)
+        if args.command == "schema":
+            print(json.dumps(task_schema(), indent=2))
+            return 0
         if args.command == "config":
             return cmd_config(args, out)
         if args.command == "cache":

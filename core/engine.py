@@ -32,7 +32,7 @@ from .events import (
     RunFinished,
     RunWarning,
 )
-from .metrics import make_metric
+from .metrics import make_scorer
 from .metrics.stats import sign_test
 from .models import ModelHub
 from .models.base import Completion, Request
@@ -159,9 +159,9 @@ class TuneRun:
         roles = s.models
         target = self.hub.get(roles.target)
         optimizer = self.hub.get(roles.optimizer)
-        metric_name = self.task.resolved_metric()
-        judge = self.hub.get(roles.judge) if metric_name == "judge" else None
-        metric = make_metric(self.task, judge, self.templates, seed=s.tune.seed)
+        metric_name = "+".join(spec.label for spec in self.task.metric_specs())
+        judge = self.hub.get(roles.judge) if self.task.uses_judge() else None
+        metric = make_scorer(self.task, judge, self.templates, seed=s.tune.seed)
         examples = self._examples()
         self._check_budget(len(examples), judge is not None)
         self.store.create_run(self.run_id, task_name=self.task.name,

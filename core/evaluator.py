@@ -15,7 +15,7 @@ from .candidate import Candidate
 from .errors import BudgetExhausted
 from .metrics.base import Metric
 from .metrics.stats import Estimate, estimate
-from .models.base import Message, Request
+from .models.base import Completion, Message, Request
 from .models.stack import ModelClient
 from .task import Example
 from .templates import render_prompt
@@ -27,6 +27,10 @@ class ExampleResult:
     answer: str
     score: float
     reason: str
+    parts: dict[str, float] = field(default_factory=dict)   # per metric (and judge dimension)
+    outcome: str = "ok"
+    completion: Completion | None = None
+    repeat: int = 0
 
 
 @dataclass
@@ -35,9 +39,32 @@ class Evaluation:
     results: dict[int, ExampleResult] = field(default_factory=dict)
     planned: int = 0
     partial: bool = False
+    repeats: dict[int, list[ExampleResult]] = field(default_factory=dict)  # repeats 1..k-1
+
+    def all_results(self, index: int) -> list[ExampleResult]:
+        return [self.results[index], *self.repeats.get(index, [])] if index in self.results else []
 
     def scores(self) -> list[float]:
-        return [self.results[i].score for i in sorted(self.results)]
+        """One score per example: the mean over its repeats when there are several."""
+        return [self.example_score(i) for i in sorted(self.results)]
+
+    def example_score(self, index: int, part: str | None = None) -> float:
+        got = [r.score if part is None else r.parts.get(part, 0.0) for r in self.all_results(index)]
+        return sum(got) / len(got)
+
+    def part_scores(self, part: str) -> list[float]:
+        return [self.example_score(i, part) for i in sorted(self.results)]
+
+    def part_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for r in self.results.values():
+            names.update(dict.fromkeys(r.parts))
+        return list(names)
+
+    def completions(self) -> list[Completion]:
+        out = [r.completion for r in self.results.values() if r.completion is not None]
+        out += [r.completion for rs in self.repeats.values() for r in rs if r.completion is not None]
+        return out
 
     def mean(self) -> float:
         scores = self.scores()
@@ -66,37 +93,49 @@ class Evaluator:
         self.on_result = on_result
         self._slots = asyncio.Semaphore(concurrency)
 
-    def request(self, candidate: Candidate, example: Example) -> Request:
+    def request(self, candidate: Candidate, example: Example, repeat: int = 0) -> Request:
+        """Greedy decoding for the answer; a repeat (``--repeat``) or a quick-form sample is
+        drawn at the sampling temperature with its own seed."""
         messages = tuple(Message(m.role, render_prompt(m.content, example.inputs))
                          for m in candidate.messages)
         sample = example.meta.get("sample")
         if isinstance(sample, int):  # no examples: score several sampled answers instead
-            return Request(messages=messages, max_tokens=self.max_tokens,
-                           temperature=self.sample_temperature, seed=self.seed + sample)
-        return Request(messages=messages, max_tokens=self.max_tokens, temperature=0.0,
-                       seed=self.seed)
+            repeat += sample
+        elif repeat == 0:
+            return Request(messages=messages, max_tokens=self.max_tokens, temperature=0.0,
+                           seed=self.seed)
+        return Request(messages=messages, max_tokens=self.max_tokens,
+                       temperature=self.sample_temperature, seed=self.seed + repeat)
 
     async def _one(self, candidate: Candidate, index: int, example: Example,
-                   evaluation: Evaluation) -> None:
+                   evaluation: Evaluation, repeat: int = 0) -> None:
         async with self._slots:
-            request = self.request(candidate, example)
+            request = self.request(candidate, example, repeat)
             try:
                 completion = await self.target.complete(request)
                 score = await self.metric.score(completion.text, example)
             except BudgetExhausted:  # the others finish what they already paid for
                 evaluation.partial = True
                 return
-        result = ExampleResult(index, completion.text, score.value, score.reason)
+        parts = getattr(score, "parts", None)
+        result = ExampleResult(index, completion.text, score.value, score.reason,
+                               parts=dict(parts) if isinstance(parts, dict) else {},
+                               outcome=getattr(score, "outcome", "") or "ok",
+                               completion=completion, repeat=repeat)
+        if repeat:
+            evaluation.repeats.setdefault(index, []).append(result)
+            return
         evaluation.results[index] = result
         if self.on_result is not None:
             self.on_result(candidate, example, result, self.target.key(request))
 
     async def evaluate(self, candidate: Candidate, examples: Sequence[Example],
-                       evaluation: Evaluation | None = None) -> Evaluation:
-        """Score ``candidate`` on ``examples``, filling ``evaluation`` (new if not given) as
-        answers arrive, so a caller can watch it grow."""
-        evaluation = evaluation or Evaluation(candidate, planned=len(examples))
+                       evaluation: Evaluation | None = None, repeats: int = 1) -> Evaluation:
+        """Score ``candidate`` on ``examples`` (each ``repeats`` times), filling ``evaluation``
+        (new if not given) as answers arrive, so a caller can watch it grow."""
+        evaluation = evaluation or Evaluation(candidate, planned=len(examples) * repeats)
         async with asyncio.TaskGroup() as group:
             for index, example in enumerate(examples):
-                group.create_task(self._one(candidate, index, example, evaluation))
+                for repeat in range(repeats):
+                    group.create_task(self._one(candidate, index, example, evaluation, repeat))
         return evaluation

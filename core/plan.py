@@ -21,8 +21,10 @@ def answer_tokens(task: Task) -> int:
     """Room for the target's answer: a label needs a few tokens, an essay a few hundred. Small
     models that miss the format ramble until the limit, so a tight limit saves most of the time
     of scoring a bad prompt."""
-    metric = task.resolved_metric()
-    if metric == "judge":
+    kinds = {spec.type for spec in task.metric_specs()}
+    if kinds & {"judge", "similarity", "custom"}:
         return 256
+    if kinds & {"numeric", "regex"}:  # room for a line of working before the final answer
+        return 160
     longest = max((len(e.expected or "") for e in task.examples), default=0)
-    return min(512, max(24, longest // 2 + 16)) if metric != "label" else 24
+    return 24 if kinds == {"label"} else min(512, max(24, longest // 2 + 16))

@@ -1,4 +1,4 @@
-"""Tasks: the prompt to improve, what it is for, examples, and how answers are scored.
+"""Tasks: the prompt to improve, what it is for, examples, splits, and how answers are scored.
 
 A task file (YAML or JSON)::
 
@@ -6,14 +6,20 @@ A task file (YAML or JSON)::
     description: Classify a movie review as positive or negative.
     prompt: |                      # a string (one user message) or a list of {role, content}
       Review: {{ text }}
-    metric: label                  # auto | exact | contains | label | judge
-    labels: [positive, negative]   # label metric; default: the distinct expected values
     examples:                      # inline, each a mapping of fields plus `expected`
       - {text: "A joy from start to finish.", expected: positive}
-    examples_file: reviews.jsonl   # or/and a JSONL file of the same records, relative to the task
+    dataset:                       # and/or a data file (.jsonl .json .csv .tsv), relative to the task
+      file: reviews.csv
+      inputs: {text: review}       # slot -> column (default: every column but expected/meta)
+      expected: label              # the column with the expected answer (default: expected)
+      meta: [source]               # columns kept as per-example metadata
+    splits: {train: 0.5, dev: 0.2, test: 0.3, seed: 0}   # stratified by label; or files: {test: t.jsonl}
+    metrics:                       # one or more, weighted; or the shorthand `metric: label`
+      - {type: label, labels: [positive, negative], aliases: {pos: positive}}
+      - {type: regex, pattern: '^\\w+$', weight: 0.2}
 
-Every ``{{ slot }}`` in the prompt must be a field of every example; this is checked at load
-time, with the file and the record that lacks it.
+Every ``{{ slot }}`` in the prompt must be a field of every example, and every metric's settings
+must be valid; both are checked at load time, with the file and the record at fault.
 """
 
 from __future__ import annotations
@@ -23,15 +29,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .datasets import Record, read_records
 from .errors import TaskError
 from .models.base import Message
+from .splits import SPLIT_NAMES, assign_splits
 from .templates import prompt_slots
 from .yamlio import load_yaml
 
 MetricName = Literal["auto", "exact", "contains", "label", "judge"]
 EXPECTED = "expected"
+SplitName = Literal["train", "dev", "test"]
+SCALARS = (str, int, float, bool)
 
 
 class Example(BaseModel):
@@ -57,17 +67,74 @@ class TaskModels(BaseModel):
     judge: str | None = None
 
 
+class DatasetSpec(BaseModel):
+    """Where examples come from and which columns mean what."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(min_length=1, description="a .jsonl, .json, .csv or .tsv file, relative to the task")
+    inputs: dict[str, str] | None = Field(
+        default=None, description="prompt slot -> column; default: every column but expected and meta")
+    expected: str = Field(default=EXPECTED, description="the column with the expected answer")
+    meta: list[str] = Field(default_factory=list, description="columns kept as example metadata")
+
+
+class SplitSpec(BaseModel):
+    """Train/dev/test: fractions of the examples (seeded, stratified by label), and/or files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train: float | None = Field(default=None, ge=0, le=1)
+    dev: float | None = Field(default=None, ge=0, le=1)
+    test: float | None = Field(default=None, ge=0, le=1)
+    seed: int = 0
+    stratify: bool | None = Field(default=None, description="default: when answers are labels")
+    files: dict[SplitName, str] = Field(default_factory=dict,
+                                        description="split -> data file read like `dataset`")
+
+    def fractions(self) -> dict[str, float]:
+        return {n: f for n in SPLIT_NAMES if (f := getattr(self, n))}
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitSpec:
+        fr = self.fractions()
+        if fr and abs(sum(fr.values()) - 1.0) > 1e-6:
+            raise ValueError(f"the split fractions add up to {sum(fr.values()):g}, not 1")
+        return self
+
+
+class MetricSpec(BaseModel):
+    """One metric of the score vector: its type, settings (by type), name and weight."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(min_length=1, description="exact | contains | label | regex | numeric | json | "
+                                                "similarity | judge | custom, or a registered one")
+    name: str | None = Field(default=None, description="default: the type")
+    weight: float = Field(default=1.0, gt=0)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class TaskFile(BaseModel):
     """The schema of a task file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", title="prompt-tuner task file")
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     prompt: str | list[PromptMessage]
     examples: list[dict[str, Any]] = Field(default_factory=list)
-    examples_file: str | None = None
-    metric: MetricName = "auto"
+    examples_file: str | None = Field(default=None, description="shorthand for dataset.file (JSONL)")
+    dataset: DatasetSpec | None = None
+    splits: SplitSpec | None = None
+    metric: MetricName = Field(default="auto", description="shorthand for one metric")
+    metrics: list[MetricSpec] = Field(default_factory=list)
     labels: list[str] | None = None
     rubric: str | None = None
     models: TaskModels = TaskModels()
@@ -81,6 +148,21 @@ class TaskFile(BaseModel):
             raise ValueError("the prompt has no messages")
         return v
 
+    @model_validator(mode="after")
+    def _one_metric_form(self) -> TaskFile:
+        if self.metrics and self.metric != "auto":
+            raise ValueError("give either `metric` or `metrics`, not both")
+        if self.examples_file and self.dataset:
+            raise ValueError("give either `examples_file` or `dataset`, not both")
+        return self
+
+
+def task_schema() -> dict[str, Any]:
+    """The task file's JSON Schema (``prompt-tuner schema task``)."""
+    schema = TaskFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
 
 class Task(BaseModel):
     name: str
@@ -88,9 +170,11 @@ class Task(BaseModel):
     messages: tuple[Message, ...]
     examples: tuple[Example, ...] = ()
     metric: MetricName = "auto"
+    metrics: tuple[MetricSpec, ...] = ()
     labels: tuple[str, ...] | None = None
     rubric: str | None = None
     models: TaskModels = TaskModels()
+    splits: dict[str, tuple[int, ...]] = Field(default_factory=dict)
     source: str | None = None
 
     def slots(self) -> frozenset[str]:
@@ -99,9 +183,16 @@ class Task(BaseModel):
             out |= prompt_slots(m.content)
         return frozenset(out)
 
-    def resolved_metric(self) -> MetricName:
-        """``auto``: a label metric for short categorical answers, exact match for other
-        expected outputs, the judge when there are none."""
+    def base_dir(self) -> Path | None:
+        if self.source is None or self.source.startswith("("):
+            return None
+        return Path(self.source).parent
+
+    def resolved_metric(self) -> str:
+        """The first metric's type. ``auto``: a label metric for short categorical answers,
+        exact match for other expected outputs, the judge when there are none."""
+        if self.metrics:
+            return self.metrics[0].type
         if self.metric != "auto":
             return self.metric
         expected = [e.expected for e in self.examples if e.expected is not None]
@@ -112,47 +203,83 @@ class Task(BaseModel):
             return "label"
         return "exact"
 
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        """The metrics that make up the score, with the shorthand fields folded in."""
+        if self.metrics:
+            return self.metrics
+        kind = self.resolved_metric()
+        params: dict[str, Any] = {}
+        if kind == "label":
+            params["labels"] = list(self.label_set())
+        if kind == "judge" and self.rubric:
+            params["rubric"] = self.rubric
+        return (MetricSpec(type=kind, **params),)
+
+    def uses_judge(self) -> bool:
+        return any(spec.type == "judge" for spec in self.metric_specs())
+
     def label_set(self) -> tuple[str, ...]:
         if self.labels:
             return self.labels
+        for spec in self.metrics:
+            labels = spec.params().get("labels")
+            if spec.type == "label" and isinstance(labels, list) and labels:
+                return tuple(str(x) for x in labels)
         return tuple(sorted({e.expected for e in self.examples if e.expected is not None}))
 
+    def split_names(self) -> tuple[str, ...]:
+        return tuple(self.splits)
 
-def _example(record: Any, where: str) -> Example:
+    def split(self, name: str | None) -> tuple[Example, ...]:
+        """The examples of a split; ``None`` or ``all``: every example."""
+        if name in (None, "all"):
+            return self.examples
+        if name not in self.splits:
+            have = ", ".join(["all", *self.splits]) if self.splits else "all (the task has no splits)"
+            raise TaskError(f"{self.source or self.name}: no split named '{name}'",
+                            f"choose one of: {have}")
+        return tuple(self.examples[i] for i in self.splits[name])
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def _value_type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _example(record: Any, where: str, mapping: DatasetSpec | None = None) -> Example:
     if not isinstance(record, dict):
-        raise TaskError(f"{where}: an example must be a mapping of fields",
+        raise TaskError(f"{where}: an example must be a mapping of fields, got {_value_type(record)}",
                         "write e.g. {text: ..., expected: ...}")
-    if "inputs" in record and isinstance(record["inputs"], dict):
+    expected_key = mapping.expected if mapping else EXPECTED
+    meta_keys = set(mapping.meta) if mapping else set()
+    if mapping is None and "inputs" in record and isinstance(record["inputs"], dict):
         inputs = dict(record["inputs"])
-        expected = record.get(EXPECTED)
-        meta = record.get("meta") or {}
+        meta: Any = record.get("meta") or {}
+    elif mapping is not None and mapping.inputs is not None:
+        inputs = {}
+        for slot, column in mapping.inputs.items():
+            if column not in record:
+                raise TaskError(f"{where}: no column '{column}' (dataset.inputs.{slot})",
+                                f"add it, or map '{slot}' to one of: {', '.join(map(str, record))}")
+            inputs[slot] = record[column]
+        meta = {k: record[k] for k in meta_keys if k in record}
     else:
-        inputs = {k: v for k, v in record.items() if k not in (EXPECTED, "meta")}
-        expected = record.get(EXPECTED)
+        skip = {expected_key, "meta", *meta_keys}
+        inputs = {k: v for k, v in record.items() if k not in skip}
         meta = record.get("meta") or {}
-    if expected is not None and not isinstance(expected, str | int | float | bool):
-        raise TaskError(f"{where}: field 'expected' must be text, got {type(expected).__name__}",
+        meta = ({**meta, **{k: record[k] for k in meta_keys if k in record}}
+                if isinstance(meta, dict) else {"value": meta})
+    if mapping is not None and mapping.expected != EXPECTED and expected_key not in record:
+        raise TaskError(f"{where}: no column '{expected_key}' (dataset.expected)",
+                        "add the expected answer, or point dataset.expected at its column")
+    expected = record.get(expected_key)
+    if expected is not None and not isinstance(expected, SCALARS):
+        raise TaskError(f"{where}: field '{expected_key}' must be text, got {_value_type(expected)}",
                         "write the expected answer as a string")
     return Example(inputs=inputs, expected=None if expected is None else str(expected),
                    meta=meta if isinstance(meta, dict) else {"value": meta})
-
-
-def _read_jsonl(path: Path) -> list[tuple[Any, str]]:
-    if not path.is_file():
-        raise TaskError(f"examples file not found: {path}", "check examples_file in the task")
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append((json.loads(line), f"{path} line {lineno}"))
-            except ValueError as exc:
-                raise TaskError(f"{path} line {lineno}: not valid JSON ({exc.args[0][:60]})",
-                                "write one JSON object per line") from None
-    if not out:
-        raise TaskError(f"{path}: no examples in the file", "add one JSON object per line")
-    return out
 
 
 def _load_data(path: Path) -> Any:
@@ -174,16 +301,22 @@ def _load_data(path: Path) -> Any:
         raise TaskError(f"{path}{where}: not valid YAML: {problem}", "fix the syntax") from None
 
 
+_FIELDS = "name, description, prompt, examples, examples_file, dataset, splits, metric, metrics, " \
+          "labels, rubric, models"
+
+
 def _validation_error(path: Path | str, exc: ValidationError) -> TaskError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
-        return TaskError(f"{path}: unknown field '{loc}'",
-                         "allowed: name, description, prompt, examples, examples_file, metric, "
-                         "labels, rubric, models")
+        hint = f"allowed: {_FIELDS}" if len(err["loc"]) == 1 else "check the spelling in the docs"
+        return TaskError(f"{path}: unknown field '{loc}'", hint)
     if err["type"] == "missing":
         return TaskError(f"{path}: missing required field '{loc}'", "add it to the task file")
-    return TaskError(f"{path}: field '{loc}': {err['msg']}", "fix that field")
+    msg = err["msg"].removeprefix("Value error, ")
+    if loc == "(top level)":
+        return TaskError(f"{path}: {msg}", "fix the task file")
+    return TaskError(f"{path}: field '{loc}': {msg}", "fix that field")
 
 
 def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None) -> Task:
@@ -194,26 +327,58 @@ def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None) 
         spec = TaskFile.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(source, exc) from None
+    base = base_dir or Path.cwd()
     if isinstance(spec.prompt, str):
         messages: tuple[Message, ...] = (Message("user", spec.prompt),)
     else:
         messages = tuple(Message(m.role, m.content) for m in spec.prompt)
-    records: list[tuple[Any, str]] = [
-        (r, f"{source} examples[{i}]") for i, r in enumerate(spec.examples)
-    ]
-    if spec.examples_file:
-        records += _read_jsonl((base_dir or Path.cwd()) / spec.examples_file)
-    examples = tuple(_example(r, where) for r, where in records)
+    dataset = spec.dataset or (DatasetSpec(file=spec.examples_file) if spec.examples_file else None)
+    pool: list[Record] = [Record(r, f"{source} examples[{i}]") for i, r in enumerate(spec.examples)]
+    mappings: list[DatasetSpec | None] = [None] * len(pool)
+    if dataset is not None:
+        got = read_records(base / dataset.file)
+        pool += got
+        mappings += [dataset] * len(got)
+    fixed: dict[str, list[Record]] = {}
+    for split_name, file in (spec.splits.files if spec.splits else {}).items():
+        fixed[split_name] = read_records(base / file)
+    records = pool + [r for rs in fixed.values() for r in rs]
+    mappings += [dataset] * (len(records) - len(pool))  # split files share the column mapping
+    examples = tuple(_example(r.data, r.where, m) for r, m in zip(records, mappings, strict=True))
     task = Task(name=spec.name, description=spec.description, messages=messages,
-                examples=examples, metric=spec.metric,
+                examples=examples, metric=spec.metric, metrics=tuple(spec.metrics),
                 labels=tuple(spec.labels) if spec.labels else None, rubric=spec.rubric,
                 models=spec.models, source=str(source))
-    check_task(task, [where for _, where in records])
+    if spec.splits is not None:
+        task = task.model_copy(update={"splits": _splits(task, spec.splits, len(pool), fixed)})
+    check_task(task, [r.where for r in records])
     return task
 
 
+def _splits(task: Task, spec: SplitSpec, n_pool: int,
+            fixed: dict[str, list[Record]]) -> dict[str, tuple[int, ...]]:
+    fractions = spec.fractions()
+    if not fractions and not fixed:
+        raise TaskError(f"{task.source}: `splits` gives neither fractions nor files",
+                        "write e.g. splits: {train: 0.6, dev: 0.2, test: 0.2}")
+    if not fractions:
+        fractions = {"train": 1.0}  # the main examples train; the files hold the rest
+    stratify = spec.stratify
+    if stratify is None:
+        stratify = task.resolved_metric() == "label"
+    strata = [e.expected for e in task.examples[:n_pool]] if stratify else None
+    out = assign_splits(n_pool, fractions, seed=spec.seed, strata=strata)
+    start = n_pool
+    for name, recs in fixed.items():
+        own = tuple(range(start, start + len(recs)))
+        out[name] = tuple(sorted(out.get(name, ()) + own))
+        start += len(recs)
+    return {name: out[name] for name in SPLIT_NAMES if name in out}
+
+
 def check_task(task: Task, wheres: list[str] | None = None) -> None:
-    """Load-time checks: every slot is filled by every example; metrics have what they need."""
+    """Load-time checks: every slot is filled by every example, with a value that is text or a
+    number; the metrics' settings are valid and they have what they need."""
     try:
         slots = task.slots()
     except TaskError as exc:  # a template syntax error: say which file it is in
@@ -222,19 +387,26 @@ def check_task(task: Task, wheres: list[str] | None = None) -> None:
         raise TaskError(f"{task.source}: the prompt has slot {{{{ {sorted(slots)[0]} }}}} "
                         "but the task has no examples to fill it",
                         "add examples with that field, or remove the slot")
-    for i, ex in enumerate(task.examples):
+    check_examples(task.examples, slots, wheres)
+    from .metrics.registry import check_metrics  # metrics import this module
+
+    check_metrics(task, wheres)
+
+
+def check_examples(examples: tuple[Example, ...] | list[Example], slots: frozenset[str],
+                   wheres: list[str] | None = None, prompt_name: str = "the prompt") -> None:
+    for i, ex in enumerate(examples):
+        where = wheres[i] if wheres else f"example {i + 1}"
         missing = sorted(slots - ex.inputs.keys())
         if missing:
-            where = wheres[i] if wheres else f"example {i}"
-            raise TaskError(f"{where}: no field '{missing[0]}' for the prompt slot "
-                            f"{{{{ {missing[0]} }}}}", "add the field or rename the slot")
-    metric = task.resolved_metric()
-    if metric in ("exact", "contains", "label"):
-        lacking = [i for i, e in enumerate(task.examples) if e.expected is None]
-        if not task.examples or lacking:
-            where = (wheres[lacking[0]] if wheres and lacking else str(task.source))
-            raise TaskError(f"{where}: metric '{metric}' needs an 'expected' answer on every "
-                            "example", "add expected answers, or use metric: judge")
+            raise TaskError(f"{where}: no field '{missing[0]}' for the slot "
+                            f"{{{{ {missing[0]} }}}} in {prompt_name}",
+                            "add the field or rename the slot")
+        for slot in sorted(slots):
+            value = ex.inputs[slot]
+            if not isinstance(value, SCALARS):
+                raise TaskError(f"{where}: field '{slot}' must be text or a number, got "
+                                f"{_value_type(value)}", "write the value as a string")
 
 
 def load_task(path: Path) -> Task:
