@@ -82,7 +82,8 @@ class TuneRun:
     def _record_result(self, cand: Candidate, ex: Example, res: ExampleResult, key: str) -> None:
         self.store.record_evaluation(self.run_id, cand.id, res.index, inputs=ex.inputs,
                                      expected=ex.expected, answer=res.answer, score=res.score,
-                                     reason=res.reason, response_key=key)
+                                     reason=res.reason, response_key=key, parts=res.parts,
+                                     outcome=res.outcome)
         ev = self.evaluations[cand.id]  # filled in place by the evaluator
         self.emit(ExampleScored(self.run_id, cand.id, len(ev.results), ev.planned, res.score))
 

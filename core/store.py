@@ -48,7 +48,13 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db.table("runs").create_index(["task_name", "created_at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+def _m002_score_vectors(db: sqlite_utils.Database) -> None:
+    """Per-metric scores (and judge dimensions) and the outcome tag of every scored answer."""
+    db.table("evaluations").add_column("parts_json", str)
+    db.table("evaluations").add_column("outcome", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_score_vectors]
 
 
 def _dumps(value: Any) -> str:
@@ -119,12 +125,13 @@ class Store:
 
     def record_evaluation(self, run_id: str, candidate_id: str, index: int, *,
                           inputs: dict[str, Any], expected: str | None, answer: str,
-                          score: float, reason: str, response_key: str) -> None:
+                          score: float, reason: str, response_key: str,
+                          parts: dict[str, float] | None = None, outcome: str = "") -> None:
         self.db.table("evaluations").insert({
             "run_id": run_id, "candidate_id": candidate_id, "example_index": index,
             "inputs_json": _dumps(inputs), "expected": expected, "answer": answer,
             "score": score, "reason": reason, "response_key": response_key,
-            "created_at": time.time(),
+            "parts_json": _dumps(parts or {}), "outcome": outcome, "created_at": time.time(),
         }, replace=True)
 
     def record_response(self, run_id: str, model: str, key: str, request: dict[str, Any],

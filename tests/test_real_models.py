@@ -238,3 +238,50 @@ def test_cli_tunes_the_example_and_a_rerun_is_served_from_the_cache(tmp_path: Pa
     with sqlite3.connect(tmp_path / "s.db") as db:
         statuses = db.execute("SELECT status FROM runs ORDER BY created_at").fetchall()
     assert statuses == [("finished",), ("finished",)]
+
+
+# -- eval and compare on the embedded model -------------------------------------------------------
+
+SENTIMENT = "examples/benchmarks/sentiment"
+
+
+def _cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMPT_TUNER_")}
+    env.update({"XDG_CACHE_HOME": str(tmp / "xdg-cache"), "PYTHONPATH": str(REPO_ROOT),
+                "PROMPT_TUNER_EMBEDDED__N_THREADS": "1", "COLUMNS": "200"})
+    cmd = [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())", *args,
+           "--store", str(tmp / "s.db")]
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def test_eval_on_a_benchmark_task_prints_ci_n_and_usage(tmp_path: Path) -> None:
+    proc = _cli(tmp_path, "eval", f"{SENTIMENT}/task.yaml", "--split", "test", "--limit", "12")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "split test" in out and "n=12" in out
+    assert "95% CI" in out and "label" in out
+    assert "12 answers (12 calls, 0 cache hits)" in out
+    assert "latency p50" in out and "tokens" in out
+    data = _parse(_cli(tmp_path, "eval", f"{SENTIMENT}/task.yaml", "--split", "test", "--limit", "12",
+                       "--json"))
+    usage = data["usage"]
+    assert isinstance(usage, dict) and usage["cache_hits"] == 12 and usage["calls"] == 0
+    agg = data["aggregate"]
+    assert isinstance(agg, dict) and agg["n"] == 12 and agg["low"] <= agg["mean"] <= agg["high"]
+
+
+def test_compare_finds_the_few_shot_prompt_better_and_itself_no_different(tmp_path: Path) -> None:
+    weak, fewshot = f"{SENTIMENT}/prompts/weak.txt", f"{SENTIMENT}/prompts/fewshot.txt"
+    data = _parse(_cli(tmp_path, "compare", f"{SENTIMENT}/task.yaml", weak, fewshot, "--split",
+                       "test", "--limit", "30", "--json"))
+    comparisons = data["comparisons"]
+    assert isinstance(comparisons, list)
+    (better,) = comparisons
+    assert better["verdict"] == "B is better", better
+    assert better["overall"]["diff"] > 0.2 and better["overall"]["p_value"] < 0.01
+    same = _parse(_cli(tmp_path, "compare", f"{SENTIMENT}/task.yaml", fewshot, fewshot, "--split",
+                       "test", "--limit", "30", "--json"))
+    (tie,) = same["comparisons"]  # type: ignore[misc]
+    assert tie["verdict"].startswith("no significant difference")
+    assert same["prompts"][0]["usage"]["calls"] == 0  # every answer came from the cache

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
 from core import PromptTunerError, Store
 from core.store import MIGRATIONS
@@ -41,10 +43,34 @@ def test_new_store_creates_schema_and_records_migration(store: Store) -> None:
     tables = set(store.iter_tables())
     assert {"runs", "candidates", "evaluations", "responses", "_migrations"} <= tables
     rows = list(store.db["_migrations"].rows)
-    assert [r["version"] for r in rows] == [1]
-    assert len(MIGRATIONS) == 1
-    assert store.schema_version() == 1
+    assert [r["version"] for r in rows] == [1, 2]
+    assert len(MIGRATIONS) == 2
+    assert store.schema_version() == 2
     assert store.path.parent.is_dir()
+
+
+def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = Store.__new__(Store)  # build a v1 store by hand: only the first migration
+    old.path = path
+    old.db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
+    old.db.table("_migrations").create({"version": int, "applied_at": float}, pk="version")
+    MIGRATIONS[0](old.db)
+    old.db.table("_migrations").insert({"version": 1, "applied_at": 0.0})
+    old.db.table("evaluations").insert({"run_id": "r", "candidate_id": "c", "example_index": 0,
+                                        "score": 1.0})
+    old.db.conn.close()
+    store = Store(path)
+    try:
+        assert store.schema_version() == 2
+        row = next(iter(store.db["evaluations"].rows))
+        assert row["score"] == 1.0 and row["parts_json"] is None
+        store.record_evaluation("r", "c", 1, inputs={}, expected=None, answer="a", score=0.5,
+                                reason="", response_key="k", parts={"label": 0.5}, outcome="ok")
+        got = store.db.execute("SELECT parts_json, outcome FROM evaluations WHERE example_index = 1")
+        assert got.fetchone() == ('{"label": 0.5}', "ok")
+    finally:
+        store.close()
 
 
 def test_reopening_does_not_rerun_migrations(tmp_path: Path) -> None:
