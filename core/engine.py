@@ -19,7 +19,7 @@ from typing import Any
 from .budget import Budget
 from .candidate import Candidate
 from .config import Secrets, Settings
-from .errors import BudgetExhausted, ConfigError, PromptTunerError
+from .errors import BudgetExhausted, ConfigError, PromptTunerError, TaskError
 from .evaluator import Evaluation, Evaluator, ExampleResult
 from .events import (
     CandidateProposed,
@@ -90,7 +90,13 @@ class TuneRun:
     def _examples(self) -> list[Example]:
         if not self.task.examples:  # quick form: judge several sampled answers per candidate
             return [Example(inputs={}, meta={"sample": i}) for i in range(self.settings.tune.samples)]
-        examples = list(self.task.examples)
+        # The test split is never searched on: it is kept for confirming the winner.
+        searched = [name for name in ("train", "dev") if name in self.task.splits]
+        examples = list(self.task.examples) if not self.task.splits else [
+            ex for name in searched for ex in self.task.split(name)]
+        if not examples:
+            raise TaskError(f"{self.task.source}: the train and dev splits are empty",
+                            "give train/dev fractions in `splits`, or drop `splits`")
         limit = self.settings.tune.max_examples
         if limit is not None and len(examples) > limit:
             picked = sorted(random.Random(self.settings.tune.seed).sample(range(len(examples)),
@@ -174,7 +180,8 @@ class TuneRun:
                               seed=s.tune.seed, sample_temperature=s.tune.sample_temperature,
                               on_result=self._record_result)
         ctx = StrategyContext(self.task, optimizer, self.templates, s.tune.seed,
-                              s.tune.optimizer_temperature, s.tune.proposal_max_tokens)
+                              s.tune.optimizer_temperature, s.tune.proposal_max_tokens,
+                              examples=tuple(examples))
         strategy = get_strategy("refine")
         original = Candidate(self.task.messages)
         status = "finished"

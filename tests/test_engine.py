@@ -563,3 +563,32 @@ async def test_example_scored_events_count_up_to_the_planned_total(
     original = [e for e in seen if e.candidate_id == seen[0].candidate_id]
     assert sorted(e.done for e in original) == [1, 2, 3, 4, 5]
     assert {e.total for e in original} == {5}
+
+
+async def test_tuning_never_searches_on_the_test_split(fake_openai: FakeServer, tmp_path: Path) -> None:
+    task = sentiment_task()
+    n = len(task.examples)
+    test_idx = tuple(range(n - 2, n))
+    split = task.model_copy(update={"splits": {"train": tuple(range(n - 2)), "test": test_idx}})
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+    await run(fake_openai, tmp_path, split)
+    asked = " ".join(user_texts(fake_openai))
+    for i in test_idx:
+        assert str(task.examples[i].inputs["text"]) not in asked
+
+
+async def test_refine_shows_the_failing_examples_of_the_sample_not_of_the_whole_task(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    # 2 examples are sampled: failure indices point into the sample, which the meta-prompt
+    # must resolve against the sample itself
+    task = sentiment_task()
+    fake_openai.configure(**world(vary=proposal(PLAIN), refine=proposal(PLAIN), marker=None))
+    await run(fake_openai, tmp_path, task, **{"tune.max_examples": 2})
+    scored = {t.split("Review: ")[-1] for t in user_texts(fake_openai)
+              if SLOT not in t and "Review: " in t}
+    refine_asks = [t for t in user_texts(fake_openai) if WRONG in t and SLOT in t]
+    assert refine_asks
+    for ask in refine_asks:
+        shown = [text for text in REVIEWS if text in ask]
+        assert shown and set(shown) <= scored, (shown, scored)

@@ -11,7 +11,7 @@ from ..candidate import Candidate
 from ..errors import TaskError
 from ..evaluator import Evaluation
 from ..models.stack import ModelClient
-from ..task import Task
+from ..task import Example, Task
 from ..templates import TemplateLibrary, compile_prompt, prompt_slots
 
 
@@ -23,6 +23,9 @@ class StrategyContext:
     seed: int
     temperature: float
     max_tokens: int
+    # The examples candidates are scored on: ExampleResult.index points into this, not into
+    # task.examples (the run may sample them, and never includes the test split).
+    examples: tuple[Example, ...] = ()
 
 
 class Strategy(Protocol):

@@ -52,7 +52,7 @@ class Refine:
         failures = evaluation.failures()[:2]
         if not failures:
             return None
-        examples = ctx.task.examples
+        examples = ctx.examples or ctx.task.examples
         shown = []
         for f in failures:
             ex = examples[f.index] if f.index < len(examples) else None
