@@ -28,3 +28,17 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+@pytest.fixture
+def cli_console(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For tests that call ``core.cli.main``: wide output so tables do not wrap, and the root
+    logger (which main() reconfigures) given back afterwards."""
+    import logging
+
+    monkeypatch.setenv("COLUMNS", "240")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

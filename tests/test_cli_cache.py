@@ -10,6 +10,8 @@ import pytest
 from core.cli import main
 from tests.fakes.fixtures import StartFakeServer
 
+pytestmark = pytest.mark.usefixtures("cli_console")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

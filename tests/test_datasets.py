@@ -19,6 +19,8 @@ from core.cli import main
 from core.datasets import MAX_RECORD_BYTES
 from core.splits import assign_splits
 
+pytestmark = pytest.mark.usefixtures("cli_console")
+
 
 def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,6 @@ checks the numbers the commands print: means, intervals, n, usage, verdicts.
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +18,7 @@ from core.metrics import Judge
 from core.templates import TemplateLibrary
 from tests.fakes.harness import FakeServer
 
-
-@pytest.fixture(autouse=True)
-def wide_and_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("COLUMNS", "240")
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("cli_console")
 
 
 N = 40
