@@ -32,8 +32,8 @@ def _usage_line(u: dict[str, Any], duration_s: float | None = None) -> str:
             f"tokens {u['prompt_tokens']:,} in / {u['completion_tokens']:,} out{cost}{lat}{cut}{took}")
 
 
-def _metrics_table(report: EvalReport, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+def _metrics_table(report: EvalReport) -> Table:
+    table = Table()
     for col, justify in (("metric", "left"), ("mean", "right"), ("95% CI", "right"), ("n", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     rows = [("score" if len(report.metrics) > 1 else next(iter(report.metrics)), report.aggregate)]
@@ -49,7 +49,7 @@ def print_eval(out: Console, report: EvalReport) -> None:
               f"{escape(report.target)} · n={report.n}"
               + (f" x {report.repeats} repeats" if report.repeats > 1 else ""),
               highlight=False)
-    out.print(_metrics_table(report, "Scores (mean, 95% confidence interval, examples)"))
+    out.print(_metrics_table(report))
     if report.repeats > 1:
         means = ", ".join(_pct(m) for m in report.repeat_means)
         spread = max(report.repeat_means) - min(report.repeat_means)
@@ -83,7 +83,7 @@ def print_compare(out: Console, report: ComparisonReport) -> None:
     out.print(f"[bold]{escape(first.task_name)}[/] · split {first.split} · target "
               f"{escape(first.target)} · {report.n} examples answered by every prompt",
               highlight=False)
-    table = Table(title="Prompts", title_justify="left")
+    table = Table()
     for col in ("", "prompt", "score", "95% CI", "n"):
         table.add_column(col)
     for i, (name, r) in enumerate(zip(report.names, report.reports, strict=True)):
