@@ -23,7 +23,7 @@ from .config import (
     load_settings,
     resolve_models,
 )
-from .engine import new_run_id, tune
+from .engine import new_run_id, resume, tune
 from .errors import (
     BudgetExhausted,
     ConfigError,
@@ -121,6 +121,7 @@ __all__ = [
     "quick_task",
     "register_metric",
     "resolve_models",
+    "resume",
     "task_schema",
     "tune",
 ]

@@ -53,15 +53,18 @@ def new_run_id() -> str:
 
 class TuneRun:
     def __init__(self, task: Task, settings: Settings, secrets: Secrets, store: Store,
-                 on_event: EventHandler | None, use_cache: bool, run_id: str | None) -> None:
+                 on_event: EventHandler | None, use_cache: bool, run_id: str | None,
+                 resume: bool = False) -> None:
         self.task = task
         self.settings = settings
         self.store = store
         self.on_event = on_event
         self.run_id = run_id or new_run_id()
+        self.resume = resume
         self.budget = Budget(settings.budget)
+        replay = replay_from_store(store, self.run_id) if resume else None
         self.hub = ModelHub(settings, secrets, budget=self.budget, use_cache=use_cache,
-                            on_call=self._record_response)
+                            on_call=self._record_response, replay=replay)
         self.templates = TemplateLibrary()
         self.evaluations: dict[str, Evaluation] = {}
         self.seen: set[str] = set()
@@ -171,10 +174,14 @@ class TuneRun:
         metric = make_scorer(self.task, judge, self.templates, seed=s.tune.seed)
         examples = self._examples()
         self._check_budget(len(examples), judge is not None)
-        self.store.create_run(self.run_id, task_name=self.task.name,
-                              task=self.task.model_dump(mode="json"),
-                              settings=s.model_dump(mode="json"), target=roles.target,
-                              optimizer=roles.optimizer, judge=roles.judge, metric=metric_name)
+        if self.resume:
+            self.store.reopen_run(self.run_id)
+        else:
+            self.store.create_run(self.run_id, task_name=self.task.name,
+                                  task=self.task.model_dump(mode="json"),
+                                  settings=s.model_dump(mode="json"), target=roles.target,
+                                  optimizer=roles.optimizer, judge=roles.judge,
+                                  metric=metric_name)
         evaluator = Evaluator(target, metric, concurrency=s.tune.concurrency,
                               max_tokens=s.tune.answer_max_tokens or answer_tokens(self.task),
                               seed=s.tune.seed, sample_temperature=s.tune.sample_temperature,
@@ -266,6 +273,17 @@ class TuneRun:
         return result
 
 
+def replay_from_store(store: Store, run_id: str) -> dict[str, Completion]:
+    """The answers a run already received, by request hash (every call is stored as it lands)."""
+    out = {}
+    for row in store.responses(run_id):
+        out[row["key"]] = Completion(
+            text=row["text"] or "", prompt_tokens=row["prompt_tokens"] or 0,
+            completion_tokens=row["completion_tokens"] or 0, latency_s=row["latency_s"] or 0.0,
+            finish_reason=row["finish_reason"] or "stop", cached=True, model=row["model"] or "")
+    return out
+
+
 async def tune(
     task: Task,
     settings: Settings,
@@ -275,11 +293,24 @@ async def tune(
     use_cache: bool = True,
     store: Store | None = None,
     run_id: str | None = None,
+    resume: bool = False,
 ) -> TuneResult:
-    """Tune ``task``'s prompt; every step is stored and reported through ``on_event``."""
+    """Tune ``task``'s prompt; every step is stored and reported through ``on_event``.
+
+    ``resume=True`` with the ``run_id`` of an unfinished run carries it on: the run's stored
+    answers are replayed (no model call is paid twice, cache or not) and it finishes under the
+    same id."""
     own_store = store is None
     store = store or Store(settings.store_file())
-    run = TuneRun(task, settings, secrets or Secrets(), store, on_event, use_cache, run_id)
+    if resume:
+        if run_id is None:
+            raise ConfigError("resuming needs the run id", "pass run_id")
+        status = store.get_run(run_id)["status"]
+        if status in ("finished", "budget_exhausted"):
+            raise ConfigError(f"run {run_id} has already finished ({status})",
+                              "start a new run instead")
+    run = TuneRun(task, settings, secrets or Secrets(), store, on_event, use_cache, run_id,
+                  resume=resume)
     try:
         try:
             return await run.execute()
@@ -292,6 +323,24 @@ async def tune(
         raise
     finally:
         await run.hub.aclose()
+        if own_store:
+            store.close()
+
+
+async def resume(run_id: str, settings: Settings, *, secrets: Secrets | None = None,
+                 on_event: EventHandler | None = None, use_cache: bool = True,
+                 store: Store | None = None) -> TuneResult:
+    """Finish an interrupted run (killed, crashed, cancelled) with the task and settings it
+    started with; ``settings`` only says where the store is."""
+    own_store = store is None
+    store = store or Store(settings.store_file())
+    try:
+        row = store.get_run(run_id)
+        task = Task.model_validate_json(row["task_json"])
+        saved = Settings.model_validate_json(row["settings_json"])
+        return await tune(task, saved, secrets=secrets, on_event=on_event, use_cache=use_cache,
+                          store=store, run_id=run_id, resume=True)
+    finally:
         if own_store:
             store.close()
 

@@ -54,7 +54,19 @@ def _m002_score_vectors(db: sqlite_utils.Database) -> None:
     db.table("evaluations").add_column("outcome", str)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial, _m002_score_vectors]
+def _m003_reviews(db: sqlite_utils.Database) -> None:
+    """Team reviews of prompt versions (from Slack, the editor or the CLI)."""
+    db.table("reviews").create({
+        "id": int, "task_name": str, "candidate_id": str, "run_id": str, "reviewer": str,
+        "verdict": str, "comment": str, "source": str, "meta_json": str, "created_at": float,
+    }, pk="id")
+    db.table("reviews").create_index(["task_name", "candidate_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_initial, _m002_score_vectors, _m003_reviews]
+VERDICTS = ("approve", "reject", "comment", "edit")
+MANUAL_RUN = "manual:"  # prefix of the pseudo-run that holds versions written by people
 
 
 def _dumps(value: Any) -> str:
@@ -108,6 +120,17 @@ class Store:
             "judge": judge, "metric": metric, "status": "running", "created_at": time.time(),
         })
 
+    def reopen_run(self, run_id: str) -> None:
+        """Mark an interrupted run as running again (it is being resumed)."""
+        self.get_run(run_id)
+        self.db.table("runs").update(run_id, {"status": "running", "finished_at": None,
+                                              "error": None})
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        """Runs that stopped without finishing: killed (still 'running'), interrupted, failed."""
+        return list(self.db.table("runs").rows_where(
+            "status in ('running', 'interrupted', 'failed')", order_by="created_at"))
+
     def add_candidate(self, run_id: str, task_name: str, *, candidate_id: str,
                       messages: list[dict[str, str]], parents: list[str], strategy: str,
                       operator: str, generation: int, note: str = "") -> None:
@@ -155,7 +178,40 @@ class Store:
             "report_path": report_path, "error": error,
         })
 
+    def add_review(self, task_name: str, candidate_id: str, *, reviewer: str, verdict: str,
+                   comment: str = "", run_id: str | None = None, source: str = "cli",
+                   meta: dict[str, Any] | None = None) -> int:
+        """Record a review of a prompt version; returns its id."""
+        if verdict not in VERDICTS:
+            raise PromptTunerError(f"unknown review verdict '{verdict}'",
+                                   f"use one of: {', '.join(VERDICTS)}")
+        cur = self.db.execute(
+            "INSERT INTO reviews (task_name, candidate_id, run_id, reviewer, verdict, comment, "
+            "source, meta_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [task_name, candidate_id, run_id, reviewer, verdict, comment, source,
+             _dumps(meta or {}), time.time()])
+        return int(cur.lastrowid or 0)
+
+    def save_version(self, task_name: str, *, messages: list[dict[str, str]], candidate_id: str,
+                     parents: list[str], author: str, note: str = "",
+                     operator: str = "edit") -> None:
+        """A version written by a person (an edit in review), kept beside the runs' candidates
+        under the task's pseudo-run ``manual:<task>``."""
+        run_id = MANUAL_RUN + task_name
+        self.db.table("runs").insert({
+            "id": run_id, "task_name": task_name, "status": "manual", "created_at": time.time(),
+        }, ignore=True)
+        self.add_candidate(run_id, task_name, candidate_id=candidate_id, messages=messages,
+                           parents=parents, strategy="human", operator=operator,
+                           generation=0, note=note or f"written by {author}")
+
     # -- reads ---------------------------------------------------------------------------------------
+    def reviews(self, task_name: str, candidate_id: str | None = None) -> list[dict[str, Any]]:
+        where, args = "task_name = ?", [task_name]
+        if candidate_id is not None:
+            where, args = where + " and candidate_id = ?", [*args, candidate_id]
+        return list(self.db.table("reviews").rows_where(where, args, order_by="created_at, id"))
+
     def get_run(self, run_id: str) -> dict[str, Any]:
         rows = list(self.db.table("runs").rows_where("id = ?", [run_id]))
         if not rows:
@@ -184,15 +240,42 @@ class Store:
                                                     order_by="created_at"))
 
     def versions(self, task_name: str) -> list[dict[str, Any]]:
-        """Every distinct prompt ever tried for a task: first seen, runs, best score, parents."""
+        """Every distinct prompt ever tried for a task, oldest first, numbered ``version`` 1, 2, …
+        in that order: first seen, runs, best score, parents, and its reviews (latest verdict,
+        approvals, rejections)."""
         sql = """
             SELECT id, min(created_at) AS first_seen, count(DISTINCT run_id) AS runs,
                    max(score) AS best_score, messages_json, parents_json, operator
-            FROM candidates WHERE task_name = ? GROUP BY id ORDER BY first_seen
+            FROM candidates WHERE task_name = ? GROUP BY id ORDER BY first_seen, id
         """
         cur = self.db.execute(sql, [task_name])
         cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        rows = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        by_id: dict[str, list[dict[str, Any]]] = {}
+        for review in self.reviews(task_name):
+            by_id.setdefault(review["candidate_id"], []).append(review)
+        for number, row in enumerate(rows, start=1):
+            got = by_id.get(row["id"], [])
+            verdicts = [r for r in got if r["verdict"] in ("approve", "reject")]
+            row.update(version=number, reviews=len(got),
+                       approvals=sum(1 for r in got if r["verdict"] == "approve"),
+                       rejections=sum(1 for r in got if r["verdict"] == "reject"),
+                       latest_verdict=verdicts[-1]["verdict"] if verdicts else None)
+        return rows
+
+    def version(self, task_name: str, ref: str) -> dict[str, Any]:
+        """One version by number (``7`` or ``v7``) or by candidate id (or a unique prefix)."""
+        rows = self.versions(task_name)
+        text = ref.lower().removeprefix("v")
+        if text.isdigit() and 1 <= int(text) <= len(rows) and not any(
+                r["id"].startswith(ref) for r in rows if len(ref) >= 6):
+            return rows[int(text) - 1]
+        found = [r for r in rows if r["id"].startswith(ref)]
+        if len(found) == 1:
+            return found[0]
+        have = f"v1-v{len(rows)}" if rows else "none yet"
+        raise PromptTunerError(f"no single version '{ref}' of task {task_name}",
+                               f"give a version number ({have}) or a candidate id")
 
     def iter_tables(self) -> Iterator[str]:
         yield from self.db.table_names()

@@ -12,6 +12,7 @@ the test controls rather than on the wording of the meta-prompts:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
@@ -36,6 +37,7 @@ from core import (
     TuneResult,
     load_settings,
     quick_task,
+    resume,
     tune,
 )
 from core.metrics import ExactMatch, LabelMatch, normalize, parse_judgement
@@ -592,3 +594,54 @@ async def test_refine_shows_the_failing_examples_of_the_sample_not_of_the_whole_
     for ask in refine_asks:
         shown = [text for text in REVIEWS if text in ask]
         assert shown and set(shown) <= scored, (shown, scored)
+
+
+class StopAfter(list[Event]):
+    """An event list that cancels the run's task (as an editor or the bot would) after n
+    scored answers."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.task: asyncio.Task[Any] | None = None
+
+    def append(self, event: Event) -> None:
+        super().append(event)
+        if isinstance(event, ExampleScored):
+            self.n -= 1
+            if self.n == 0 and self.task is not None:
+                self.task.cancel()
+
+
+async def test_an_interrupted_run_resumes_without_paying_twice(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+    whole = await run(fake_openai, tmp_path, sentiment_task())  # the reference: uninterrupted
+    sent_whole = sorted(json.dumps(r["body"], sort_keys=True) for r in fake_openai.requests())
+    fake_openai.reset()
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+
+    stop = StopAfter(7)
+    # one call at a time: when the 7th answer lands no other request is on the wire, so
+    # "every request exactly once" is exact (a request cut off mid-flight is resent, rightly)
+    stop.task = asyncio.create_task(run(fake_openai, tmp_path, sentiment_task(), stop,
+                                        **{"tune.concurrency": 1, "limits.max_in_flight": 1}))
+    with pytest.raises(asyncio.CancelledError):
+        await stop.task
+    store = open_store(tmp_path)
+    (stopped,) = [r for r in store.runs() if r["status"] == "interrupted"]
+    before = len(fake_openai.requests())
+    assert 0 < before < len(sent_whole)
+    settings = load_settings(flags={"store_path": str(tmp_path / "store.db"),
+                                    "cache.enabled": False}).settings
+    finished = await resume(stopped["id"], settings, use_cache=False)
+    assert finished.run_id == stopped["id"] and finished.status == "finished"
+    sent = sorted(json.dumps(r["body"], sort_keys=True) for r in fake_openai.requests())
+    assert sent == sent_whole  # every request once, in both legs together
+    assert finished.best.id == whole.best.id
+    assert finished.cache_hits >= before  # the first leg's answers were replayed
+    assert store.get_run(stopped["id"])["status"] == "finished"
+    with pytest.raises(ConfigError, match="already finished"):
+        await resume(stopped["id"], settings)
+    store.close()

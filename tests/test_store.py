@@ -43,9 +43,9 @@ def test_new_store_creates_schema_and_records_migration(store: Store) -> None:
     tables = set(store.iter_tables())
     assert {"runs", "candidates", "evaluations", "responses", "_migrations"} <= tables
     rows = list(store.db["_migrations"].rows)
-    assert [r["version"] for r in rows] == [1, 2]
-    assert len(MIGRATIONS) == 2
-    assert store.schema_version() == 2
+    assert [r["version"] for r in rows] == [1, 2, 3]
+    assert len(MIGRATIONS) == 3
+    assert store.schema_version() == 3
     assert store.path.parent.is_dir()
 
 
@@ -62,7 +62,7 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
     old.db.conn.close()
     store = Store(path)
     try:
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         row = next(iter(store.db["evaluations"].rows))
         assert row["score"] == 1.0 and row["parts_json"] is None
         store.record_evaluation("r", "c", 1, inputs={}, expected=None, answer="a", score=0.5,
@@ -267,3 +267,29 @@ def test_versions_group_the_same_candidate_across_runs(store: Store) -> None:
     assert json.loads(by_id["v2"]["parents_json"]) == ["orig"]
     assert versions[0]["id"] == "orig"  # ordered by first seen
     assert store.versions("no-such-task") == []
+
+
+def test_reviews_and_human_versions_join_the_history(store: Store) -> None:
+    new_run(store, "run-1")
+    add(store, "run-1", "orig")
+    add(store, "run-1", "cand01", parents=["orig"])
+    store.add_review("task-a", "cand01", reviewer="U1", verdict="approve", comment="ship it",
+                     run_id="run-1", source="slack", meta={"channel": "C1"})
+    store.add_review("task-a", "cand01", reviewer="U2", verdict="comment", comment="nice")
+    store.save_version("task-a", messages=[{"role": "user", "content": "edited"}],
+                       candidate_id="edit01", parents=["cand01"], author="U2")
+    store.add_review("task-a", "edit01", reviewer="U2", verdict="edit", source="slack")
+    versions = store.versions("task-a")
+    assert [(v["version"], v["id"]) for v in versions] == [(1, "orig"), (2, "cand01"), (3, "edit01")]
+    v2 = versions[1]
+    assert (v2["reviews"], v2["approvals"], v2["latest_verdict"]) == (2, 1, "approve")
+    assert versions[2]["operator"] == "edit" and json.loads(versions[2]["parents_json"]) == ["cand01"]
+    assert store.version("task-a", "v2")["id"] == "cand01"
+    assert store.version("task-a", "edit0")["id"] == "edit01"
+    reviews = store.reviews("task-a", "cand01")
+    assert [r["verdict"] for r in reviews] == ["approve", "comment"]
+    assert json.loads(reviews[0]["meta_json"]) == {"channel": "C1"}
+    with pytest.raises(PromptTunerError, match="v1-v3"):
+        store.version("task-a", "v9")
+    with pytest.raises(PromptTunerError, match="verdict"):
+        store.add_review("task-a", "orig", reviewer="U1", verdict="love")

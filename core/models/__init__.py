@@ -44,6 +44,7 @@ class ModelHub:
         cache: ResponseCache | None = None,
         use_cache: bool = True,
         on_call: Callable[[str, str, Request, Completion], None] | None = None,
+        replay: dict[str, Completion] | None = None,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
@@ -52,6 +53,7 @@ class ModelHub:
             cache = ResponseCache(settings.cache_file(), ttl_s=settings.cache.ttl_s)
         self.cache = cache
         self._on_call = on_call
+        self._replay = replay or {}
         self._clients: dict[str, ModelClient] = {}
 
     def get(self, spec: str) -> ModelClient:
@@ -74,7 +76,7 @@ class ModelHub:
                 attempt_timeout_s=None if adapter.kind == "embedded" else s.timeouts.total,
                 budget=self.budget,
                 truncation=tuple(s.truncation), price=_price_fn(s.prices.get(adapter.model)),
-                on_call=on_call,
+                on_call=on_call, replay=self._replay,
             )
         return self._clients[spec]
 

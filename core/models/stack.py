@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -88,6 +88,7 @@ class ModelClient:
         truncation: tuple[Step, ...] = ("shrink", "drop_examples"),
         price: PriceFn | None = None,
         on_call: Callable[[str, Request, Completion], None] | None = None,
+        replay: Mapping[str, Completion] | None = None,
     ) -> None:
         self.name = name
         self.adapter = adapter
@@ -99,6 +100,9 @@ class ModelClient:
         self.truncation = truncation
         self.price = price
         self.on_call = on_call
+        # Answers this run already paid for (a resumed run): served before the cache, so a
+        # resume never pays twice even with the cache off or its last writes lost to a kill.
+        self.replay = replay or {}
         self.usage = Usage()
         self._identity = adapter.identity
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
@@ -110,6 +114,10 @@ class ModelClient:
     async def complete(self, request: Request) -> Completion:
         request, notes, prompt_tokens = self._validate(request)
         key = self.key(request)
+        replayed = self.replay.get(key)
+        if replayed is not None:
+            self.usage.cache_hits += 1
+            return replace(replayed, cached=True)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
