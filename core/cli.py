@@ -44,9 +44,12 @@ from . import (
     open_cache,
     quick_task,
     resolve_models,
+    resume,
     task_schema,
     tune,
 )
+from .cli_history import add_parsers as _history_parsers
+from .cli_history import run as _history_run
 
 PROG = "prompt-tuner"
 
@@ -72,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tune", help="improve a prompt", description=(
         "Improve the prompt of a task file, or a prompt given in quotes (with --task to say "
         "what it is for). Every model role defaults to the embedded model."))
-    t.add_argument("task", metavar="TASK", help="task file (.yaml/.json) or a prompt in quotes")
+    t.add_argument("task", metavar="TASK", nargs="?", default=None,
+                   help="task file (.yaml/.json) or a prompt in quotes")
     t.add_argument("--task", dest="description", metavar="TEXT",
                    help="what the quoted prompt is for (quick form)")
     t.add_argument("--target", metavar="SPEC", help="model the prompt is for")
@@ -83,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--variations", type=int, metavar="N", help="prompts to propose")
     t.add_argument("--examples", type=int, metavar="N", help="examples scored per candidate")
     t.add_argument("--seed", type=int, metavar="N")
+    t.add_argument("--strategy", metavar="NAME",
+                   help="auto (default) | refine | opro | evolve | fewshot | cot")
+    t.add_argument("--rounds", type=int, metavar="N", help="search rounds at most")
+    t.add_argument("--keep-best", action="store_true",
+                   help="return the search's best even when its held-out gain is not significant")
+    t.add_argument("--resume", metavar="RUN_ID",
+                   help="finish a run that was interrupted or killed (TASK is then ignored)")
     _common(t)
     t.add_argument("--run-dir", type=Path, metavar="DIR", help="where the report goes")
     t.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
@@ -112,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--pairwise", action="store_true",
                    help="also have the judge pick the better answer of each pair, in both orders")
     _measure(m)
+
+    _history_parsers(sub, _common)
 
     sc = sub.add_parser("schema", help="print a JSON Schema (of the task file)")
     sc.add_argument("what", choices=["task"], help="task: the task file format")
@@ -175,7 +188,10 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "tune.concurrency": get("concurrency"), "limits.max_in_flight": get("concurrency"),
         "tune.variations": get("variations"), "tune.max_examples": get("examples"),
         "tune.seed": get("seed"), "run_dir": get("run_dir"), "store_path": get("store"),
+        "tune.strategy": get("strategy"), "tune.rounds": get("rounds"),
     }
+    if get("keep_best"):
+        flags["tune.keep_best"] = True
     if get("no_cache"):
         flags["cache.enabled"] = False
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
@@ -186,6 +202,9 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _task(args: argparse.Namespace) -> Task:
+    if args.task is None:
+        raise UsageError("tune needs a TASK (a task file or a prompt in quotes)",
+                         f"e.g. `{PROG} tune examples/sentiment.tune.yaml`, or --resume RUN_ID")
     arg: str = args.task
     path = Path(arg)
     looks_like_file = path.suffix.lower() in (".yaml", ".yml", ".json") and "\n" not in arg
@@ -229,7 +248,8 @@ class _Display:
             self.best = f"{event.best_id} {event.best.fmt()}"
             self._line(f"round {event.round}: best {self.best}")
         elif isinstance(event, RunWarning):
-            self._line(f"[yellow]warning:[/] {escape(event.message)}")
+            label = "[yellow]warning:[/]" if event.level == "warning" else "note:"
+            self._line(f"{label} {escape(event.message)}")
         elif isinstance(event, RunFinished):
             self.stop()
 
@@ -260,8 +280,15 @@ def _print_result(out: Console, result: TuneResult) -> None:
         if len(best.candidate.messages) > 1:
             out.print(f"[dim]\\[{m.role}][/]")
         out.print(escape(m.content), highlight=False)
+    if best.candidate.demos is not None:
+        out.print(f"[dim](+ {escape(best.candidate.demos.describe())})[/]")
+    if best.candidate.answer_prefix:
+        out.print(f"[dim](answers are read from the line starting "
+                  f"{escape(best.candidate.answer_prefix)!r})[/]")
     out.print()
-    out.print(f"Score: [bold]{best.estimate.fmt()}[/]  vs original {orig.estimate.fmt()}"
+    where = "held-out" if result.heldout else "score"
+    out.print(f"{where.capitalize()}: [bold]{best.estimate.fmt()}[/]  vs original "
+              f"{orig.estimate.fmt()}"
               + (f"  (p={result.p_value:.3g})" if result.p_value is not None else ""))
     out.print(escape(result.explanation), highlight=False)
     out.print(f"Calls sent: {result.calls} · cache hits: {result.cache_hits} · "
@@ -271,17 +298,25 @@ def _print_result(out: Console, result: TuneResult) -> None:
 
 def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:
     loaded = _load(args)
-    task = _task(args)
-    settings = resolve_models(loaded, task.models)
     display = _Display(err, args.quiet or False)
-    run_id = new_run_id()
+    if args.resume:
+        settings = loaded.settings
+        run_id = args.resume
+        job = resume(run_id, settings, secrets=loaded.secrets, on_event=display,
+                     use_cache=settings.cache.enabled)
+    else:
+        task = _task(args)
+        settings = resolve_models(loaded, task.models)
+        run_id = new_run_id()
+        job = tune(task, settings, secrets=loaded.secrets, on_event=display,
+                   use_cache=settings.cache.enabled, run_id=run_id)
     try:
-        result = asyncio.run(tune(task, settings, secrets=loaded.secrets, on_event=display,
-                                  use_cache=settings.cache.enabled, run_id=run_id))
+        result = asyncio.run(job)
     except KeyboardInterrupt:
         display.stop()
         raise UserInterrupt(f"interrupted: run {run_id} and everything it measured are in "
-                            f"{settings.store_file()}") from None
+                            f"{settings.store_file()}; continue it with `{PROG} tune --resume "
+                            f"{run_id}`") from None
     finally:
         display.stop()
     if args.json:
@@ -405,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args, out)
         if args.command == "compare":
             return cmd_compare(args, out)
+        if args.command in ("lineage", "diff"):
+            return _history_run(args, out, _load(args).settings)
         if args.command == "schema":
             print(json.dumps(task_schema(), indent=2))
             return 0

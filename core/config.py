@@ -89,6 +89,17 @@ class TuneSettings(_Strict):
     answer_max_tokens: int | None = Field(
         default=None, ge=1, description="default: from the metric (short for labels)")
     proposal_max_tokens: int = Field(default=192, ge=1)
+    strategy: str = Field(default="auto", description="auto | refine | opro | evolve | fewshot | cot")
+    rounds: int = Field(default=4, ge=1, le=50, description="search rounds at most")
+    patience: int = Field(default=2, ge=1, le=50,
+                          description="stop after this many rounds without a significant gain")
+    rungs: list[int] = Field(default_factory=lambda: [8, 16], description=(
+        "racing: dev examples a new candidate is scored on before it may be dropped"))
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level")
+    keep_best: bool = Field(default=False, description=(
+        "return the search's best even when its held-out gain is not significant"))
+    auto_split_min: int = Field(default=30, ge=4, description=(
+        "tasks without splits and at least this many examples get a seeded 40/30/30 split"))
 
 
 class Settings(_Strict):

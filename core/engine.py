@@ -14,6 +14,7 @@ import random
 import secrets as pysecrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .budget import Budget
@@ -33,14 +34,16 @@ from .events import (
     RunWarning,
 )
 from .metrics import make_scorer
-from .metrics.stats import sign_test
+from .metrics.stats import compare_paired, sign_test
 from .models import ModelHub
 from .models.base import Completion, Request
 from .plan import answer_tokens, plan_calls
+from .render import DemoPool
 from .report.writer import write_reports
 from .result import CandidateResult, TuneResult, explain
+from .splits import assign_splits
 from .store import Store
-from .strategies import StrategyContext, get_strategy
+from .strategies import Scored, Strategy, StrategyContext, get_strategy
 from .task import Example, Task
 from .templates import TemplateLibrary
 
@@ -66,7 +69,11 @@ class TuneRun:
         self.hub = ModelHub(settings, secrets, budget=self.budget, use_cache=use_cache,
                             on_call=self._record_response, replay=replay)
         self.templates = TemplateLibrary()
-        self.evaluations: dict[str, Evaluation] = {}
+        self.evaluations: dict[str, Evaluation] = {}   # on dev
+        self.heldout: dict[str, Evaluation] = {}       # on test (the confirmation)
+        self._current: dict[str, Evaluation] = {}      # where each candidate's answers go now
+        self.pruned: set[str] = set()
+        self.original = Candidate(task.messages)
         self.seen: set[str] = set()
         self.warnings: list[str] = []
         self.started = time.monotonic()
@@ -74,8 +81,11 @@ class TuneRun:
     # -- plumbing ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
         if isinstance(event, RunWarning):
-            self.warnings.append(event.message)
-            log.warning("%s", event.message)
+            if event.level == "warning":
+                self.warnings.append(event.message)
+                log.warning("%s", event.message)
+            else:
+                log.info("%s", event.message)
         if self.on_event is not None:
             self.on_event(event)
 
@@ -87,28 +97,47 @@ class TuneRun:
                                      expected=ex.expected, answer=res.answer, score=res.score,
                                      reason=res.reason, response_key=key, parts=res.parts,
                                      outcome=res.outcome)
-        ev = self.evaluations[cand.id]  # filled in place by the evaluator
+        ev = self._current[cand.id]  # filled in place by the evaluator
         self.emit(ExampleScored(self.run_id, cand.id, len(ev.results), ev.planned, res.score))
 
-    def _examples(self) -> list[Example]:
-        if not self.task.examples:  # quick form: judge several sampled answers per candidate
-            return [Example(inputs={}, meta={"sample": i}) for i in range(self.settings.tune.samples)]
-        # The test split is never searched on: it is kept for confirming the winner.
-        searched = [name for name in ("train", "dev") if name in self.task.splits]
-        examples = list(self.task.examples) if not self.task.splits else [
-            ex for name in searched for ex in self.task.split(name)]
-        if not examples:
-            raise TaskError(f"{self.task.source}: the train and dev splits are empty",
-                            "give train/dev fractions in `splits`, or drop `splits`")
-        limit = self.settings.tune.max_examples
-        if limit is not None and len(examples) > limit:
-            picked = sorted(random.Random(self.settings.tune.seed).sample(range(len(examples)),
-                                                                          limit))
-            examples = [examples[i] for i in picked]
-        return examples
+    # -- data ---------------------------------------------------------------------------------
+    def _splits(self) -> Splits:
+        """Where demonstrations come from (train), what the search is scored on (dev), and what
+        confirms the winner (test, never seen by the search)."""
+        s, task = self.settings.tune, self.task
+        if not task.examples:  # quick form: judge several sampled answers per candidate
+            samples = tuple(Example(inputs={}, meta={"sample": i}) for i in range(s.samples))
+            return Splits((), samples, samples, heldout=False)
+        names = task.splits
+        if not names and len(task.examples) >= s.auto_split_min:
+            strata = [e.expected for e in task.examples] \
+                if task.resolved_metric() == "label" else None
+            names = assign_splits(len(task.examples), {"train": 0.4, "dev": 0.3, "test": 0.3},
+                                  seed=s.seed, strata=strata)
+            self.emit(RunWarning(self.run_id, f"the task has no splits: using a seeded 40/30/30 "
+                                 f"train/dev/test split of its {len(task.examples)} examples",
+                                 level="info"))
 
+        def pick(name: str) -> tuple[Example, ...]:
+            return tuple(task.examples[i] for i in names.get(name, ()))
+
+        train, dev, test = pick("train"), pick("dev"), pick("test")
+        if not names:  # too few to hold any out: search and report on the same examples
+            train, dev, test = (), task.examples, ()
+        elif not dev:  # train only (or train + test): search on train, no demonstrations
+            train, dev = (), train
+        if not dev:
+            raise TaskError(f"{task.source}: the dev (or train) split is empty",
+                            "give dev or train fractions in `splits`")
+        limit = s.max_examples
+        if limit is not None and len(dev) > limit:
+            picked = sorted(random.Random(s.seed).sample(range(len(dev)), limit))
+            dev = tuple(dev[i] for i in picked)
+        return Splits(train, dev, test or dev, heldout=bool(test))
+
+    # -- candidates ---------------------------------------------------------------------------
     def _admit(self, proposals: Sequence[Candidate | None]) -> list[Candidate]:
-        """Deduplicate (by normalized text), store, announce."""
+        """Deduplicate (by normalized text, demos and answer line), store, announce."""
         fresh = []
         for cand in proposals:
             if cand is None or cand.dedup_key in self.seen:
@@ -118,50 +147,105 @@ class TuneRun:
             self.store.add_candidate(self.run_id, self.task.name, candidate_id=cand.id,
                                      messages=cand.to_json(), parents=list(cand.parents),
                                      strategy=cand.strategy, operator=cand.operator,
-                                     generation=cand.generation, note=cand.note)
+                                     generation=cand.generation, note=cand.note,
+                                     extras=cand.extras())
             self.emit(CandidateProposed(self.run_id, cand.id, cand.operator, cand.parents,
                                         cand.text()[:200]))
         return fresh
 
-    async def _evaluate(self, evaluator: Evaluator, cands: Sequence[Candidate],
-                        examples: Sequence[Example]) -> None:
+    async def _score(self, evaluator: Evaluator, cands: Sequence[Candidate],
+                     examples: Sequence[Example], upto: int | None = None,
+                     table: dict[str, Evaluation] | None = None) -> None:
+        """Score candidates (concurrently) on the first ``upto`` examples, growing their
+        evaluations; store and announce each once it has all it was asked for."""
+        table = self.evaluations if table is None else table
+
         async def one(cand: Candidate) -> None:
-            ev = self.evaluations[cand.id] = Evaluation(cand, planned=len(examples))
-            await evaluator.evaluate(cand, examples, ev)
+            ev = table.get(cand.id)
+            if ev is None:
+                ev = table[cand.id] = Evaluation(cand, planned=len(examples))
+            self._current[cand.id] = ev
+            await evaluator.evaluate(cand, examples, ev, upto=upto)
             est = ev.estimate(self.settings.tune.seed)
-            self.store.set_candidate_score(self.run_id, cand.id, score=est.mean, low=est.low,
-                                           high=est.high, n=est.n,
-                                           status="partial" if ev.partial else "evaluated")
+            status = "partial" if ev.partial else (
+                "evaluated" if len(ev.results) >= len(examples) else "racing")
+            if table is self.evaluations:
+                self.store.set_candidate_score(self.run_id, cand.id, score=est.mean, low=est.low,
+                                               high=est.high, n=est.n, status=status)
             self.emit(EvaluationDone(self.run_id, cand.id, est, ev.partial))
 
         async with asyncio.TaskGroup() as group:
             for cand in cands:
                 group.create_task(one(cand))
 
-    def _ranked(self, original_id: str) -> list[Evaluation]:
-        complete = [e for e in self.evaluations.values()
-                    if not e.partial or e.candidate.id == original_id]
-        # Ranking needs only the means; intervals (a bootstrap each) are computed for reports.
-        return sorted(complete, key=lambda e: (-e.mean(),
-                                               e.candidate.id != original_id,
-                                               len(e.candidate.text())))
+    def _scored(self, n_dev: int) -> list[Evaluation]:
+        """Fully scored, unpruned candidates, best first: mean, then the original (it wins
+        ties), then the shorter prompt."""
+        done = [e for e in self.evaluations.values()
+                if not e.partial and len(e.results) >= n_dev and e.candidate.id not in self.pruned]
+        return sorted(done, key=lambda e: (-e.mean(), e.candidate.id != self.original.id,
+                                           len(e.candidate.text()), e.candidate.id))
 
-    def _check_budget(self, n_examples: int, judged: bool) -> None:
-        plan = plan_calls(n_examples, self.settings, judged)
+    async def _race(self, evaluator: Evaluator, cands: list[Candidate],
+                    dev: Sequence[Example], incumbent: Evaluation) -> None:
+        """Score new candidates on growing rungs of dev; after each rung drop those a paired
+        sign test shows worse than the incumbent, then the worse half (successive halving);
+        survivors are scored on all of dev."""
+        rungs = [r for r in sorted(set(self.settings.tune.rungs)) if r < len(dev)] + [len(dev)]
+        alive = list(cands)
+        for rung in rungs:
+            await self._score(evaluator, alive, dev, upto=rung)
+            alive = [c for c in alive if not self.evaluations[c.id].partial]
+            if rung == len(dev) or not alive:
+                break
+            shared = range(rung)
+            base = [incumbent.results[i].score for i in shared if i in incumbent.results]
+            keep = []
+            for c in alive:
+                ev = self.evaluations[c.id]
+                mine = [ev.results[i].score for i in shared if i in ev.results]
+                if len(mine) != len(base):
+                    keep.append(c)
+                    continue
+                _, _, p = sign_test(base, mine)
+                if sum(mine) < sum(base) and p < 0.1:
+                    self._prune(c, f"worse than the incumbent after {rung} examples (p={p:.2g})")
+                else:
+                    keep.append(c)
+            keep.sort(key=lambda c: (-self.evaluations[c.id].mean(), len(c.text()), c.id))
+            inc_mean = sum(base) / len(base) if base else 0.0
+            cut = max(1, (len(keep) + 1) // 2)
+            for c in keep[cut:]:
+                if self.evaluations[c.id].mean() < inc_mean or self.evaluations[c.id].mean() < \
+                        self.evaluations[keep[cut - 1].id].mean():
+                    self._prune(c, f"in the worse half after {rung} examples")
+            alive = [c for c in keep if c.id not in self.pruned]
+
+    def _prune(self, cand: Candidate, why: str) -> None:
+        self.pruned.add(cand.id)
+        ev = self.evaluations[cand.id]
+        est = ev.estimate(self.settings.tune.seed)
+        self.store.set_candidate_score(self.run_id, cand.id, score=est.mean, low=est.low,
+                                       high=est.high, n=est.n, status="pruned")
+        log.info("pruned %s: %s", cand.id, why)
+
+    def _check_budget(self, n_dev: int, n_test: int, judged: bool) -> None:
+        plan = plan_calls(n_dev, self.settings, judged, n_test)
         limit = self.settings.budget.max_calls
         if limit is None:
             return
+        held = f" + {plan['confirmation']} for the held-out check" if plan["confirmation"] else ""
         if limit < plan["minimum"]:
             raise ConfigError(
                 f"--max-calls {limit} cannot compare even two candidates: that needs "
-                f"{plan['minimum']} calls ({n_examples} examples x 2 candidates"
-                f"{' x 2 with the judge' if judged else ''} + 1 proposal)",
+                f"{plan['minimum']} calls ({n_dev} examples x 2 candidates"
+                f"{' x 2 with the judge' if judged else ''} + 1 proposal{held})",
                 f"raise --max-calls to at least {plan['minimum']} or use fewer examples")
         if limit < plan["calls"]:
             self.emit(RunWarning(self.run_id,
                               f"budget of {limit} calls is below the plan's {plan['calls']} "
-                              f"({plan['evaluations']} candidates x {n_examples} examples); the "
-                              "run will stop early and keep everything it measured"))
+                              f"({plan['evaluations']} candidates on {n_dev} examples{held}); "
+                              "the run will stop early and keep everything it measured"))
 
     # -- the loop -----------------------------------------------------------------------------
     async def execute(self) -> TuneResult:
@@ -172,8 +256,12 @@ class TuneRun:
         metric_name = "+".join(spec.label for spec in self.task.metric_specs())
         judge = self.hub.get(roles.judge) if self.task.uses_judge() else None
         metric = make_scorer(self.task, judge, self.templates, seed=s.tune.seed)
-        examples = self._examples()
-        self._check_budget(len(examples), judge is not None)
+        strategy = get_strategy(s.tune.strategy)
+        splits = self._splits()
+        per_example = 1 + sum(int(spec.params().get("repeats", 1)) for spec in
+                              self.task.metric_specs() if spec.type == "judge")
+        self._check_budget(len(splits.dev), len(splits.test) if splits.heldout else 0,
+                           judge is not None)
         if self.resume:
             self.store.reopen_run(self.run_id)
         else:
@@ -182,38 +270,26 @@ class TuneRun:
                                   settings=s.model_dump(mode="json"), target=roles.target,
                                   optimizer=roles.optimizer, judge=roles.judge,
                                   metric=metric_name)
+        pool = DemoPool(splits.train) if splits.train else None
         evaluator = Evaluator(target, metric, concurrency=s.tune.concurrency,
                               max_tokens=s.tune.answer_max_tokens or answer_tokens(self.task),
                               seed=s.tune.seed, sample_temperature=s.tune.sample_temperature,
-                              on_result=self._record_result)
+                              on_result=self._record_result, pool=pool)
         ctx = StrategyContext(self.task, optimizer, self.templates, s.tune.seed,
                               s.tune.optimizer_temperature, s.tune.proposal_max_tokens,
-                              examples=tuple(examples))
-        strategy = get_strategy("refine")
-        original = Candidate(self.task.messages)
+                              examples=splits.dev, pool=pool, refine_top=s.tune.refine_top)
+        original = self.original
+        if splits.heldout:
+            self.budget.hold(2 * len(splits.test) * per_example)
         status = "finished"
         try:
             self._admit([original])
-            self.emit(PhaseStarted(self.run_id, "baseline", len(examples), "the original prompt"))
-            await self._evaluate(evaluator, [original], examples)
+            self.emit(PhaseStarted(self.run_id, "baseline", len(splits.dev), "the original prompt"))
+            await self._score(evaluator, [original], splits.dev)
             if self.evaluations[original.id].partial:
                 raise BudgetExhausted("the budget ran out before the original prompt was scored",
                                       "raise --max-calls")
-            self.emit(PhaseStarted(self.run_id, "propose", s.tune.variations,
-                                   f"{s.tune.variations} variations from {roles.optimizer}"))
-            proposed = self._admit(await strategy.propose(ctx, original, s.tune.variations))
-            self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(examples)))
-            await self._evaluate(evaluator, proposed, examples)
-            self._round(1, original.id)
-            top = [e for e in self._ranked(original.id) if e.failures()][: s.tune.refine_top]
-            if top:
-                self.emit(PhaseStarted(self.run_id, "refine", len(top),
-                                       f"rewrite the top {len(top)} against their failures"))
-                async with asyncio.TaskGroup() as group:
-                    jobs = [group.create_task(strategy.refine(ctx, e)) for e in top]
-                refined = self._admit([j.result() for j in jobs])
-                await self._evaluate(evaluator, refined, examples)
-                self._round(2, original.id)
+            await self._search(strategy, ctx, evaluator, splits)
         except* BudgetExhausted as group:
             status = "budget_exhausted"
             first = group.exceptions[0]
@@ -226,44 +302,114 @@ class TuneRun:
             status = "budget_exhausted"
             self.emit(RunWarning(self.run_id, "stopped early: the budget ran out while scoring "
                                            "a candidate"))
-        return self._finalize(original, status)
+        self.budget.release()
+        confirmation = await self._confirm(evaluator, splits)
+        return self._finalize(status, splits, confirmation)
 
-    def _round(self, number: int, original_id: str) -> None:
-        best = self._ranked(original_id)[0]
-        self.emit(RoundFinished(self.run_id, number, best.candidate.id,
-                                best.estimate(self.settings.tune.seed)))
+    async def _search(self, strategy: Strategy, ctx: StrategyContext, evaluator: Evaluator,
+                      splits: Splits) -> None:
+        s = self.settings.tune
+        dev = splits.dev
+        quiet = 0
+        for number in range(1, s.rounds + 1):
+            incumbent = self._scored(len(dev))[0]
+            ctx.round = number
+            ctx.best = Scored(incumbent.candidate, incumbent)
+            ctx.history = [Scored(e.candidate, e) for e in self.evaluations.values()
+                           if e.results and e.candidate.id not in self.pruned]
+            self.emit(PhaseStarted(self.run_id, f"round {number}", s.variations,
+                                   f"{strategy.name}: new candidates from {incumbent.candidate.id}"))
+            proposed = self._admit(await strategy.step(ctx, s.variations))
+            if proposed:
+                self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(dev)))
+                await self._race(evaluator, proposed, dev, incumbent)
+            best = self._scored(len(dev))[0]
+            self.emit(RoundFinished(self.run_id, number, best.candidate.id,
+                                    best.estimate(s.seed)))
+            gained = False
+            if best.candidate.id != incumbent.candidate.id:
+                shared = sorted(incumbent.results.keys() & best.results.keys())
+                _, _, p = sign_test([incumbent.results[i].score for i in shared],
+                                    [best.results[i].score for i in shared])
+                gained = p < s.alpha
+            quiet = 0 if gained else quiet + 1
+            if quiet >= s.patience and number < s.rounds:
+                self.emit(RunWarning(self.run_id, f"stopping after round {number}: {quiet} rounds "
+                                     "without a significant gain on the dev examples",
+                                     level="info"))
+                break
 
-    def _finalize(self, original: Candidate, status: str) -> TuneResult:
-        seed = self.settings.tune.seed
+    async def _confirm(self, evaluator: Evaluator, splits: Splits) -> Confirmation:
+        """The search's best against the original on the held-out test split (when there is
+        one); otherwise on the dev examples the search used, which proves less."""
+        original = self.original
+        ranked = self._scored(len(splits.dev))
+        best = ranked[0] if ranked else self.evaluations[original.id]
+        if not splits.heldout:
+            return Confirmation(self.evaluations[original.id], best, heldout=False)
+        cands = [original] if best.candidate.id == original.id else [original, best.candidate]
+        self.emit(PhaseStarted(self.run_id, "confirm", len(cands) * len(splits.test),
+                               "the original and the best on held-out examples"))
+        try:
+            await self._score(evaluator, cands, splits.test, table=self.heldout)
+        except* BudgetExhausted:
+            self.emit(RunWarning(self.run_id, "the budget ran out during the held-out check"))
+        orig_t = self.heldout.get(original.id)
+        best_t = self.heldout.get(best.candidate.id)
+        if orig_t is None or best_t is None or not orig_t.results or not best_t.results:
+            return Confirmation(self.evaluations[original.id], best, heldout=False)
+        return Confirmation(orig_t, best_t, heldout=True, dev_best=best)
+
+    def _finalize(self, status: str, splits: Splits, conf: Confirmation) -> TuneResult:
+        s = self.settings.tune
+        seed = s.seed
         self.emit(PhaseStarted(self.run_id, "finalize", None, "report"))
-        ranked = self._ranked(original.id)
-        orig_ev = self.evaluations[original.id]
-        best_ev = ranked[0]
-        ranked_ids = {e.candidate.id for e in ranked}
-        unranked = [e for e in self.evaluations.values() if e.candidate.id not in ranked_ids]
-        results = [CandidateResult(e.candidate, e.estimate(seed), e.partial)
-                   for e in ranked + unranked]
-        by_id = {r.id: r for r in results}
+        orig_ev, best_ev = conf.original, conf.best
         shared = sorted(orig_ev.results.keys() & best_ev.results.keys())
-        a = [orig_ev.results[i].score for i in shared]
-        b = [best_ev.results[i].score for i in shared]
-        wins, losses, p = sign_test(a, b)
-        improved = best_ev.candidate.id != original.id
-        explanation = explain(by_id[original.id], by_id[best_ev.candidate.id], wins, losses, p,
-                              improved)
+        a = [orig_ev.example_score(i) for i in shared]
+        b = [best_ev.example_score(i) for i in shared]
+        searched_best = best_ev.candidate.id != self.original.id
+        comparison = compare_paired(a, b, alpha=s.alpha, seed=seed) if searched_best and shared \
+            else None
+        significant = comparison is not None and comparison.significant and comparison.diff > 0
+        if conf.heldout:
+            improved = searched_best and (significant or s.keep_best)
+        else:
+            improved = searched_best and sum(b) > sum(a)
+        chosen = best_ev if improved else orig_ev
+        results = []
+        for ev in self.evaluations.values():
+            held = self.heldout.get(ev.candidate.id)
+            results.append(CandidateResult(ev.candidate, ev.estimate(seed), ev.partial,
+                                           dev=ev.estimate(seed),
+                                           test=held.estimate(seed) if held else None,
+                                           pruned=ev.candidate.id in self.pruned))
+        by_id = {r.id: r for r in results}
+
+        def headline(ev: Evaluation) -> CandidateResult:
+            base = by_id[ev.candidate.id]
+            return replace(base, estimate=ev.estimate(seed))
+
+        original_r, best_r = headline(orig_ev), headline(chosen)
+        search_best = headline(best_ev)
+        explanation = explain(original_r, search_best, comparison, improved,
+                              heldout=conf.heldout, alpha=s.alpha, kept=not improved)
         usage = self.hub.stats()
         total = self.hub.usage()
         result = TuneResult(
             run_id=self.run_id, task_name=self.task.name, status=status,
-            original=by_id[original.id], best=by_id[best_ev.candidate.id], candidates=results,
-            explanation=explanation, p_value=p if improved else None, improved=improved,
+            original=original_r, best=best_r, candidates=results, explanation=explanation,
+            p_value=comparison.p_value if comparison else None, improved=improved,
             usage=usage, calls=total.calls, cache_hits=total.cache_hits,
             duration_s=time.monotonic() - self.started, warnings=list(self.warnings),
+            heldout=conf.heldout, search_best=search_best, comparison=comparison,
+            splits={"train": len(splits.train), "dev": len(splits.dev),
+                    "test": len(splits.test) if splits.heldout else 0},
         )
         out_dir = self.settings.runs_dir() / self.run_id
         result.report_path, result.json_path = write_reports(result, self.store, out_dir,
                                                              self.templates)
-        self.store.finish_run(self.run_id, status=status, original_id=original.id,
+        self.store.finish_run(self.run_id, status=status, original_id=self.original.id,
                               best_id=result.best.id, original_score=result.original.estimate.mean,
                               best_score=result.best.estimate.mean, result=result.to_json(),
                               report_path=result.report_path)
@@ -271,6 +417,22 @@ class TuneRun:
                               {"baseline": result.original.estimate.mean,
                                "best": result.best.estimate.mean}))
         return result
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: tuple[Example, ...]   # demonstrations come from here
+    dev: tuple[Example, ...]     # the search is scored here
+    test: tuple[Example, ...]    # the winner is confirmed here (= dev when nothing is held out)
+    heldout: bool
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    original: Evaluation
+    best: Evaluation
+    heldout: bool
+    dev_best: Evaluation | None = None
 
 
 def replay_from_store(store: Store, run_id: str) -> dict[str, Completion]:

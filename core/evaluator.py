@@ -15,10 +15,10 @@ from .candidate import Candidate
 from .errors import BudgetExhausted
 from .metrics.base import Metric
 from .metrics.stats import Estimate, estimate
-from .models.base import Completion, Message, Request
+from .models.base import Completion, Request
 from .models.stack import ModelClient
+from .render import DemoPool, extract_answer, render
 from .task import Example
-from .templates import render_prompt
 
 
 @dataclass(frozen=True)
@@ -84,36 +84,42 @@ ResultHook = Callable[[Candidate, Example, ExampleResult, str], None]
 class Evaluator:
     def __init__(self, target: ModelClient, metric: Metric, *, concurrency: int,
                  max_tokens: int, seed: int, sample_temperature: float = 0.7,
-                 on_result: ResultHook | None = None) -> None:
+                 on_result: ResultHook | None = None, pool: DemoPool | None = None,
+                 reasoning_tokens: int = 256) -> None:
         self.target = target
         self.metric = metric
         self.max_tokens = max_tokens
         self.seed = seed
         self.sample_temperature = sample_temperature
         self.on_result = on_result
+        self.pool = pool
+        self.reasoning_tokens = reasoning_tokens
         self._slots = asyncio.Semaphore(concurrency)
 
-    def request(self, candidate: Candidate, example: Example, repeat: int = 0) -> Request:
+    async def request(self, candidate: Candidate, example: Example, repeat: int = 0) -> Request:
         """Greedy decoding for the answer; a repeat (``--repeat``) or a quick-form sample is
         drawn at the sampling temperature with its own seed."""
-        messages = tuple(Message(m.role, render_prompt(m.content, example.inputs))
-                         for m in candidate.messages)
+        messages = await render(candidate, example, self.pool)
+        max_tokens = self.max_tokens
+        if candidate.answer_prefix:  # room for the reasoning before the answer line
+            max_tokens = max(max_tokens, self.reasoning_tokens)
         sample = example.meta.get("sample")
         if isinstance(sample, int):  # no examples: score several sampled answers instead
             repeat += sample
         elif repeat == 0:
-            return Request(messages=messages, max_tokens=self.max_tokens, temperature=0.0,
+            return Request(messages=messages, max_tokens=max_tokens, temperature=0.0,
                            seed=self.seed)
-        return Request(messages=messages, max_tokens=self.max_tokens,
+        return Request(messages=messages, max_tokens=max_tokens,
                        temperature=self.sample_temperature, seed=self.seed + repeat)
 
     async def _one(self, candidate: Candidate, index: int, example: Example,
                    evaluation: Evaluation, repeat: int = 0) -> None:
         async with self._slots:
-            request = self.request(candidate, example, repeat)
+            request = await self.request(candidate, example, repeat)
             try:
                 completion = await self.target.complete(request)
-                score = await self.metric.score(completion.text, example)
+                answer = extract_answer(completion.text, candidate.answer_prefix)
+                score = await self.metric.score(answer, example)
             except BudgetExhausted:  # the others finish what they already paid for
                 evaluation.partial = True
                 return
@@ -130,12 +136,17 @@ class Evaluator:
             self.on_result(candidate, example, result, self.target.key(request))
 
     async def evaluate(self, candidate: Candidate, examples: Sequence[Example],
-                       evaluation: Evaluation | None = None, repeats: int = 1) -> Evaluation:
+                       evaluation: Evaluation | None = None, repeats: int = 1,
+                       upto: int | None = None) -> Evaluation:
         """Score ``candidate`` on ``examples`` (each ``repeats`` times), filling ``evaluation``
-        (new if not given) as answers arrive, so a caller can watch it grow."""
+        (new if not given) as answers arrive, so a caller can watch it grow. ``upto``: only the
+        first ``upto`` examples (racing grows this); examples already scored are skipped."""
         evaluation = evaluation or Evaluation(candidate, planned=len(examples) * repeats)
+        stop = len(examples) if upto is None else min(upto, len(examples))
         async with asyncio.TaskGroup() as group:
-            for index, example in enumerate(examples):
+            for index, example in enumerate(examples[:stop]):
+                if index in evaluation.results:
+                    continue
                 for repeat in range(repeats):
                     group.create_task(self._one(candidate, index, example, evaluation, repeat))
         return evaluation

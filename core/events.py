@@ -65,6 +65,7 @@ class RoundFinished(Event):
 @dataclass(frozen=True)
 class RunWarning(Event):
     message: str
+    level: str = "warning"  # "info": worth saying, not a problem (e.g. an automatic split)
 
 
 @dataclass(frozen=True)

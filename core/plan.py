@@ -6,14 +6,22 @@ from .config import Settings
 from .task import Task
 
 
-def plan_calls(n_examples: int, settings: Settings, judged: bool) -> dict[str, int]:
+def plan_calls(n_examples: int, settings: Settings, judged: bool,
+               n_test: int = 0) -> dict[str, int]:
+    """The search's expected spend on ``n_examples`` dev examples (each candidate raced: scored
+    on the first rung, half of them further), plus the held-out check on ``n_test`` examples
+    (the original and the winner), and the least that can compare two candidates at all."""
     t = settings.tune
-    evals = 1 + t.variations + t.refine_top
     per_example = 2 if judged else 1
+    rung = min([r for r in t.rungs if r < n_examples] or [n_examples])
+    per_candidate = (rung + n_examples) // 2 if rung < n_examples else n_examples
+    proposals = t.variations * t.rounds
+    confirm = 2 * n_test * per_example
     return {
-        "evaluations": evals,
-        "calls": evals * n_examples * per_example + t.variations + t.refine_top,
-        "minimum": 2 * n_examples * per_example + 1,
+        "evaluations": 1 + proposals,
+        "calls": (n_examples + proposals * per_candidate) * per_example + proposals + confirm,
+        "minimum": 2 * n_examples * per_example + 1 + confirm,
+        "confirmation": confirm,
     }
 
 

@@ -63,8 +63,13 @@ def _m003_reviews(db: sqlite_utils.Database) -> None:
     db.table("reviews").create_index(["task_name", "candidate_id"])
 
 
+def _m004_candidate_extras(db: sqlite_utils.Database) -> None:
+    """What besides its messages makes a candidate: demonstrations, an answer line."""
+    db.table("candidates").add_column("extras_json", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_initial, _m002_score_vectors, _m003_reviews]
+    _m001_initial, _m002_score_vectors, _m003_reviews, _m004_candidate_extras]
 VERDICTS = ("approve", "reject", "comment", "edit")
 MANUAL_RUN = "manual:"  # prefix of the pseudo-run that holds versions written by people
 
@@ -133,11 +138,13 @@ class Store:
 
     def add_candidate(self, run_id: str, task_name: str, *, candidate_id: str,
                       messages: list[dict[str, str]], parents: list[str], strategy: str,
-                      operator: str, generation: int, note: str = "") -> None:
+                      operator: str, generation: int, note: str = "",
+                      extras: dict[str, Any] | None = None) -> None:
         self.db.table("candidates").insert({
             "run_id": run_id, "id": candidate_id, "task_name": task_name,
             "messages_json": _dumps(messages), "parents_json": _dumps(parents),
             "strategy": strategy, "operator": operator, "generation": generation, "note": note,
+            "extras_json": _dumps(extras or {}),
             "created_at": time.time(), "status": "proposed",
         }, ignore=True)
 

@@ -27,24 +27,37 @@ def _duration(seconds: float) -> str:
 def render_markdown(result: TuneResult, store: Store, templates: TemplateLibrary) -> str:
     run = store.get_run(result.run_id)
     started = dt.datetime.fromtimestamp(run["created_at"]).strftime("%Y-%m-%d %H:%M")
+    ranked = sorted(result.candidates, key=lambda c: (c.pruned or c.partial, -c.estimate.mean))
     candidates = [{
-        "id": c.id, "operator": c.candidate.operator,
+        "id": c.id, "operator": c.candidate.operator, "strategy": c.candidate.strategy,
         "parent": c.candidate.parents[0] if c.candidate.parents else "",
-        "score": c.estimate.fmt() + (" (partial)" if c.partial else ""),
+        "score": c.estimate.fmt() + (" (partial)" if c.partial else "")
+        + (" (dropped while racing)" if c.pruned else ""),
+        "test": c.test.fmt() if c.test else "",
         "chars": len(c.candidate.text()),
-    } for c in result.candidates]
+    } for c in ranked]
+    cmp = result.comparison
     return templates.render(
         "report/run.md.j2",
         run={"id": result.run_id, "task_name": result.task_name, "description":
              json.loads(run["task_json"]).get("description", ""), "target": run["target"],
              "optimizer": run["optimizer"], "judge": run["judge"], "metric": run["metric"],
              "n_examples": result.best.estimate.n, "status": result.status, "started": started,
-             "duration": _duration(result.duration_s)},
-        original={"id": result.original.id, "score": result.original.estimate.fmt()},
+             "duration": _duration(result.duration_s), "splits": result.splits},
+        original={"id": result.original.id, "score": result.original.estimate.fmt(),
+                  "dev": result.original.dev.fmt() if result.original.dev else ""},
         best={"id": result.best.id, "score": result.best.estimate.fmt(),
-              "messages": result.best.candidate.to_json()},
+              "dev": result.best.dev.fmt() if result.best.dev else "",
+              "messages": result.best.candidate.to_json(),
+              "demos": result.best.candidate.demos.describe() if result.best.candidate.demos else "",
+              "answer_prefix": result.best.candidate.answer_prefix or ""},
+        search_best={"id": result.search_best.id,
+                     "score": result.search_best.estimate.fmt()} if result.search_best else None,
+        comparison=None if cmp is None else {
+            "diff": f"{cmp.diff:+.1%}", "ci": f"[{cmp.diff_low:+.1%}, {cmp.diff_high:+.1%}]",
+            "p": f"{cmp.p_value:.3g}", "wins": cmp.b_wins, "losses": cmp.a_wins, "ties": cmp.ties},
         explanation=result.explanation,
-        measured_on_heldout=False,
+        measured_on_heldout=result.heldout,
         diff=prompt_diff(result.original.candidate.text(), result.best.candidate.text()),
         candidates=candidates, usage=result.usage, warnings=result.warnings,
     ) + "\n"

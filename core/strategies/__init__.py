@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import ConfigError
-from .base import Strategy, StrategyContext, extract_prompt, repair_slots
+from .auto import Auto
+from .base import (
+    Scored,
+    Strategy,
+    StrategyContext,
+    extract_prompt,
+    format_instruction,
+    repair_slots,
+    with_format,
+)
+from .cot import ChainOfThought
+from .evolve import Evolve
+from .fewshot import FewShot
+from .opro import Opro
 from .refine import Refine
 
-_registry: dict[str, type] = {"refine": Refine}
+_registry: dict[str, Callable[[], Strategy]] = {
+    "auto": Auto, "refine": Refine, "opro": Opro, "evolve": Evolve, "fewshot": FewShot,
+    "cot": ChainOfThought,
+}
 
-__all__ = ["Strategy", "StrategyContext", "extract_prompt", "get_strategy", "register_strategy",
-           "repair_slots"]
+__all__ = ["Scored", "Strategy", "StrategyContext", "extract_prompt", "format_instruction",
+           "get_strategy", "register_strategy", "repair_slots", "strategy_names", "with_format"]
 
 
-def register_strategy(name: str, cls: type) -> None:
-    _registry[name] = cls
+def register_strategy(name: str, factory: Callable[[], Strategy]) -> None:
+    _registry[name] = factory
+
+
+def strategy_names() -> list[str]:
+    return sorted(_registry)
 
 
 def get_strategy(name: str) -> Strategy:
     if name not in _registry:
-        raise ConfigError(f"unknown strategy '{name}'", f"use one of: {', '.join(sorted(_registry))}")
-    strategy: Strategy = _registry[name]()
-    return strategy
+        raise ConfigError(f"unknown strategy '{name}'",
+                          f"use one of: {', '.join(strategy_names())}")
+    return _registry[name]()

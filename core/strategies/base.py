@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..candidate import Candidate
 from ..errors import TaskError
 from ..evaluator import Evaluation
 from ..models.stack import ModelClient
+from ..render import DemoPool
 from ..task import Example, Task
 from ..templates import TemplateLibrary, compile_prompt, prompt_slots
+
+
+@dataclass
+class Scored:
+    """A candidate with its evaluation on the dev examples so far (a racing rung or all)."""
+
+    candidate: Candidate
+    evaluation: Evaluation
+
+    @property
+    def mean(self) -> float:
+        return self.evaluation.mean()
 
 
 @dataclass
@@ -26,17 +39,34 @@ class StrategyContext:
     # The examples candidates are scored on: ExampleResult.index points into this, not into
     # task.examples (the run may sample them, and never includes the test split).
     examples: tuple[Example, ...] = ()
+    pool: DemoPool | None = None       # train examples for demonstrations (None: no train split)
+    round: int = 1
+    history: list[Scored] = field(default_factory=list)  # every candidate scored so far
+    best: Scored | None = None          # the incumbent
+    refine_top: int = 2
+
+    def ranked(self) -> list[Scored]:
+        """Fully scored candidates first, then by mean (highest first), then shortest."""
+        full = len(self.examples)
+        return sorted(self.history, key=lambda s: (len(s.evaluation.results) < full and full > 0,
+                                                   -s.mean, len(s.candidate.text()),
+                                                   s.candidate.id))
+
+    def seed_for(self, i: int) -> int:
+        """A distinct, reproducible sampling seed per round and proposal."""
+        return self.seed * 1000 + (self.round - 1) * 100 + i
+
+    def parent(self) -> Candidate:
+        if self.best is not None:
+            return self.best.candidate
+        return self.history[0].candidate
 
 
 class Strategy(Protocol):
     name: str
 
-    async def propose(self, ctx: StrategyContext, parent: Candidate, n: int) -> list[Candidate]:
-        """New candidates derived from ``parent``."""
-        ...
-
-    async def refine(self, ctx: StrategyContext, evaluation: Evaluation) -> Candidate | None:
-        """One candidate that fixes what ``evaluation`` got wrong, or None."""
+    async def step(self, ctx: StrategyContext, n: int) -> list[Candidate]:
+        """Up to ``n`` new candidates for this round, from what has been scored so far."""
         ...
 
 
@@ -92,3 +122,47 @@ def repair_slots(text: str, slots: Sequence[str]) -> str | None:
 def slots_of(candidate: Candidate) -> list[str]:
     text = candidate.messages[candidate.main_index()].content
     return sorted(prompt_slots(text))
+
+
+def format_instruction(task: Task) -> str | None:
+    """An explicit output-format sentence from what the metrics check — the edit a small
+    optimizer most often fails to make, made without it."""
+    kinds = {spec.type: spec for spec in task.metric_specs()}
+    if "label" in kinds:
+        labels = task.label_set()
+        if labels:
+            return (f"Answer with exactly one of these words and nothing else: "
+                    f"{', '.join(labels)}.")
+    if "json" in kinds:
+        schema = kinds["json"].params().get("schema")
+        keys = list(schema.get("properties", {})) if isinstance(schema, dict) else []
+        if keys:
+            return f"Reply with only a JSON object with the keys {', '.join(keys)}, and no other text."
+        return "Reply with only a JSON object and no other text."
+    if "numeric" in kinds:
+        return "Reply with the final number only."
+    if "exact" in kinds:
+        return "Reply with the answer only, no explanation."
+    return None
+
+
+def with_format(parent: Candidate, task: Task, *, strategy: str, generation: int) -> Candidate | None:
+    sentence = format_instruction(task)
+    if sentence is None:
+        return None
+    main = parent.messages[parent.main_index()].content
+    if sentence in main:
+        return None
+    return parent.with_main(main.rstrip() + "\n" + sentence, parents=(parent.id,),
+                            strategy=strategy, operator="format", generation=generation,
+                            note="states the output format the metric checks")
+
+
+async def ask(ctx: StrategyContext, prompt: str, seed: int) -> str:
+    """One optimizer call with the run's sampling settings; an empty reply on budget
+    exhaustion is the caller's to skip."""
+    from ..models.base import Message, Request
+
+    request = Request(messages=(Message("user", prompt),), max_tokens=ctx.max_tokens,
+                      temperature=ctx.temperature, seed=seed)
+    return (await ctx.optimizer.complete(request)).text

@@ -14,9 +14,10 @@ import logging
 from ..candidate import Candidate
 from ..evaluator import Evaluation
 from ..models.base import Message, Request
-from .base import StrategyContext, extract_prompt, repair_slots, slots_of
+from .base import StrategyContext, extract_prompt, repair_slots, slots_of, with_format
 
 log = logging.getLogger(__name__)
+
 
 class Refine:
     name = "refine"
@@ -33,7 +34,7 @@ class Refine:
             "refine/propose.j2", description=ctx.task.description or "(not described)",
             prompt=parent.messages[parent.main_index()].content,
         )
-        reply = await self._ask(ctx, meta, ctx.seed * 1000 + i)
+        reply = await self._ask(ctx, meta, ctx.seed_for(i))
         text = repair_slots(extract_prompt(reply or ""), slots)
         if text is None:
             log.info("variation %d: optimizer reply had no usable prompt", i)
@@ -41,6 +42,26 @@ class Refine:
         return parent.with_main(text, parents=(parent.id,), strategy=self.name,
                                 operator="vary", generation=parent.generation + 1,
                                 note=f"variation {i + 1}")
+
+    async def step(self, ctx: StrategyContext, n: int) -> list[Candidate]:
+        """Round 1: ``n`` variations of the incumbent. Later rounds: rewrite the best
+        ``refine_top`` candidates against the examples they got wrong. When the optimizer gives
+        nothing usable, fall back to stating the output format the metric checks."""
+        parent = ctx.parent()
+        if ctx.round == 1:
+            out = await self.propose(ctx, parent, n)
+        else:
+            top = [s for s in ctx.ranked() if s.evaluation.failures()][: max(1, ctx.refine_top)]
+            if not top:
+                return []  # nothing failed: nothing to fix
+            async with asyncio.TaskGroup() as group:
+                jobs = [group.create_task(self.refine(ctx, s.evaluation)) for s in top]
+            out = [c for job in jobs if (c := job.result()) is not None][:n]
+        if not out:
+            fallback = with_format(parent, ctx.task, strategy=self.name,
+                                   generation=parent.generation + 1)
+            out = [fallback] if fallback is not None else []
+        return out
 
     async def propose(self, ctx: StrategyContext, parent: Candidate, n: int) -> list[Candidate]:
         async with asyncio.TaskGroup() as group:
@@ -64,7 +85,7 @@ class Refine:
             "refine/improve.j2", description=ctx.task.description or "(not described)",
             prompt=parent.messages[parent.main_index()].content, failures=shown[:2],
         )
-        reply = await self._ask(ctx, meta, ctx.seed * 1000 + 500 + parent.generation)
+        reply = await self._ask(ctx, meta, ctx.seed_for(50 + parent.generation))
         text = repair_slots(extract_prompt(reply or ""), slots)
         if text is None:
             return None

@@ -1,0 +1,76 @@
+"""Code actions on a prompt: optimize, evaluate, history, and the offer a finished run left."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types as lsp
+
+from core import PromptTunerError
+
+from .analysis import SiteReport
+from .edits import workspace_edit
+from .linking import task_for
+from .server import PromptTunerServer
+
+OPTIMIZE = "promptTuner.optimize"
+EVALUATE = "promptTuner.evaluate"
+HISTORY = "promptTuner.history"
+CANCEL = "promptTuner.cancel"
+COMMANDS = (OPTIMIZE, EVALUATE, HISTORY, CANCEL)
+KIND = lsp.CodeActionKind.RefactorRewrite
+
+
+def _action(title: str, command: str, args: dict[str, Any],
+            disabled: str | None = None) -> lsp.CodeAction:
+    return lsp.CodeAction(title=title, kind=KIND,
+                          command=lsp.Command(title=title, command=command, arguments=[args]),
+                          disabled=lsp.CodeActionDisabled(reason=disabled) if disabled else None)
+
+
+def _why_not_tunable(server: PromptTunerServer, uri: str, report: SiteReport) -> str | None:
+    if any(i.code in ("template-syntax", "undefined-variable", "task-error") and
+           server.options.severity_of(i.code) == "error" for i in report.issues):
+        return "fix the errors in this prompt first"
+    try:
+        task_for(server.analyses[uri].path, report.site, report.link, server.root)
+    except PromptTunerError as exc:
+        return str(exc)
+    return None
+
+
+def code_actions(server: PromptTunerServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    uri = params.text_document.uri
+    analysis = server.analysis(uri)
+    if analysis is None:
+        return []
+    ranges = server.ranges(analysis)
+    start = ranges.offset(params.range.start)
+    end = ranges.offset(params.range.end)
+    report = analysis.site_at(start) or analysis.site_at(end)
+    if report is None:
+        return []
+    key = report.site.key
+    args = {"uri": uri, "key": key}
+    out: list[lsp.CodeAction] = []
+    offer = server.offers.get((uri, key))
+    if offer is not None:
+        edit = workspace_edit(server, offer)
+        if edit is not None and (offer.significant or server.options.offer_insignificant):
+            out.append(lsp.CodeAction(title=offer.title, kind=KIND, edit=edit,
+                                      is_preferred=offer.significant))
+        elif edit is not None:
+            out.append(lsp.CodeAction(title=offer.title, kind=KIND,
+                                      disabled=lsp.CodeActionDisabled(reason=offer.message)))
+    if (uri, key) in server.runs:
+        out.append(_action(f"Cancel optimizing {key}", CANCEL, args))
+    else:
+        out.append(_action("Optimize this prompt", OPTIMIZE, args,
+                           _why_not_tunable(server, uri, report)))
+    has_examples = report.link.task is not None and bool(report.link.task.examples)
+    out.append(_action("Evaluate this prompt", EVALUATE, args,
+                       None if has_examples else "evaluating needs a linked task with examples"))
+    out.append(_action("Show prompt history", HISTORY, args))
+    if params.context.only:
+        out = [a for a in out if any(str(a.kind).startswith(str(k)) for k in params.context.only)]
+    return out

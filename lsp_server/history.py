@@ -1,0 +1,125 @@
+"""What the store knows about a prompt: its version number, its latest measured score, the
+task's best version, and the version history as a document with diffs.
+
+Reads are cached for a few seconds (diagnostics and hovers ask often; the store only changes when
+a run writes to it, and the server drops the cache when its own runs finish).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from core import Candidate, Message, Store
+
+TTL_S = 3.0
+RUNS_SCANNED = 50
+
+
+@dataclass(frozen=True)
+class Measurement:
+    version: int
+    candidate_id: str
+    score: float
+    low: float
+    high: float
+    n: int
+    run_id: str
+    when: float
+    source: str = "run"
+
+    def fmt(self) -> str:
+        return f"{self.score:.0%} [{self.low:.0%}, {self.high:.0%}] (n={self.n})"
+
+    def when_text(self) -> str:
+        return dt.datetime.fromtimestamp(self.when).strftime("%Y-%m-%d %H:%M")
+
+
+def candidate_id(messages: tuple[Message, ...]) -> str:
+    return Candidate(messages).id
+
+
+class History:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def _cached(self, kind: str, key: str, compute: Any) -> Any:
+        hit = self._cache.get((kind, key))
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < TTL_S:
+            return hit[1]
+        value = compute()
+        self._cache[(kind, key)] = (now, value)
+        return value
+
+    def versions(self, task_name: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._cached("versions", task_name,
+                                                    lambda: self.store.versions(task_name))
+        return result
+
+    def measurements(self, task_name: str) -> dict[str, Measurement]:
+        """The latest scored measurement of every version of a task, by candidate id."""
+        out: dict[str, Measurement] = self._cached("measured", task_name,
+                                                   lambda: self._measure(task_name))
+        return out
+
+    def _measure(self, task_name: str) -> dict[str, Measurement]:
+        numbers = {v["id"]: v["version"] for v in self.versions(task_name)}
+        out: dict[str, Measurement] = {}
+        for run in self.store.runs(limit=RUNS_SCANNED, task_name=task_name):  # newest first
+            for c in self.store.candidates(run["id"]):
+                if c["id"] in out or c["score"] is None or c["status"] not in ("evaluated", "partial"):
+                    continue
+                out[c["id"]] = Measurement(numbers.get(c["id"], 0), c["id"], c["score"],
+                                           c["ci_low"], c["ci_high"], c["n"] or 0, run["id"],
+                                           c["created_at"] or run["created_at"] or 0.0)
+        return out
+
+    def best(self, task_name: str) -> Measurement | None:
+        measured = self.measurements(task_name).values()
+        return max(measured, key=lambda m: (m.score, m.n, -m.version), default=None)
+
+    def version_of(self, task_name: str, cid: str) -> int | None:
+        return next((v["version"] for v in self.versions(task_name) if v["id"] == cid), None)
+
+
+def _text(messages_json: str) -> str:
+    messages = json.loads(messages_json or "[]")
+    if len(messages) == 1:
+        return str(messages[0]["content"])
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+
+
+def history_document(task_name: str, history: History) -> str:
+    """Markdown: every version, newest first, with its score and a diff from its parent."""
+    versions = history.versions(task_name)
+    measured = history.measurements(task_name)
+    if not versions:
+        return f"# {task_name}\n\nNo versions stored yet: run \"Optimize this prompt\" first.\n"
+    by_id = {v["id"]: v for v in versions}
+    lines = [f"# {task_name}: {len(versions)} versions", ""]
+    for v in reversed(versions):
+        m = measured.get(v["id"])
+        score = m.fmt() + f", run {m.run_id}" if m else "not scored"
+        when = dt.datetime.fromtimestamp(v["first_seen"] or 0).strftime("%Y-%m-%d %H:%M")
+        review = f", {v['approvals']} approved / {v['rejections']} rejected" if v["reviews"] else ""
+        lines += [f"## v{v['version']} `{v['id']}`: {score}",
+                  f"{v['operator'] or 'original'}, first seen {when}{review}", ""]
+        parents = json.loads(v["parents_json"] or "[]")
+        parent = by_id.get(parents[0]) if parents else None
+        if parent is None:
+            lines += ["```", _text(v["messages_json"]), "```", ""]
+            continue
+        diff = difflib.unified_diff(_text(parent["messages_json"]).splitlines(),
+                                    _text(v["messages_json"]).splitlines(),
+                                    f"v{parent['version']}", f"v{v['version']}", lineterm="")
+        lines += ["```diff", *diff, "```", ""]
+    return "\n".join(lines)

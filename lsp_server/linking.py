@@ -1,0 +1,116 @@
+"""Which task scores a prompt, and the core ``Task`` a run uses for the editor's text.
+
+A prompt is linked to a task file by, in order: a marker comment (``# prompt-tuner:
+task=PATH``) or front matter (``task: PATH``), relative to the document; a sidecar beside the
+document (``support.prompt.md`` -> ``support.tune.yaml``; a Python prompt ``SYSTEM_PROMPT`` ->
+``system_prompt.tune.yaml``); a task file is its own task. Without one, the quick form applies:
+the prompt alone, judged by the judge model (it cannot have ``{{ slots }}``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import Candidate, Message, PromptTunerError, Task, load_task, parse_prompt_text, quick_task
+
+from .find_files import stem_of
+from .sites import PromptSite
+
+_ROLE_LINE = re.compile(r"^\s*\[(system|user|assistant)\]\s*$", re.I | re.M)
+
+
+@dataclass(frozen=True)
+class Link:
+    path: Path | None            # the task file (None: quick form)
+    task: Task | None            # loaded, or None when it failed to load (``error``)
+    error: str | None = None
+    line: int | None = None      # the line of the error in the task file, when known
+
+
+class TaskCache:
+    """Task files loaded once per modification time."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[float, Link]] = {}
+
+    def load(self, path: Path) -> Link:
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return Link(path, None, f"task file not found: {path}")
+        hit = self._cache.get(path)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+        try:
+            link = Link(path, load_task(path))
+        except PromptTunerError as exc:
+            m = re.search(r"line (\d+)", exc.message)
+            link = Link(path, None, str(exc), int(m.group(1)) - 1 if m else None)
+        self._cache[path] = (mtime, link)
+        return link
+
+    def forget(self, path: Path) -> None:
+        self._cache.pop(path, None)
+
+
+def sidecar(doc: Path, site: PromptSite) -> Path:
+    if site.kind == "python":
+        return doc.parent / f"{site.key.lower()}.tune.yaml"
+    return doc.parent / f"{stem_of(doc.name)}.tune.yaml"
+
+
+def link_for(doc: Path, site: PromptSite, tasks: TaskCache) -> Link:
+    if site.kind == "task":
+        return tasks.load(doc)
+    if site.task_ref:
+        ref = Path(site.task_ref).expanduser()
+        return tasks.load(ref if ref.is_absolute() else doc.parent / ref)
+    side = sidecar(doc, site)
+    if side.is_file():
+        return tasks.load(side)
+    return Link(None, None)
+
+
+def has_roles(text: str) -> bool:
+    return bool(_ROLE_LINE.search(text))
+
+
+def messages_for(text: str, task: Task | None) -> tuple[Message, ...]:
+    """The messages a prompt's text stands for: its own ``[role]`` turns, or the task's messages
+    with the main one (system, else first user) replaced."""
+    if has_roles(text):
+        return tuple(parse_prompt_text(text))
+    if task is None:
+        return (Message("user", text),)
+    return Candidate(task.messages).with_main(text).messages
+
+
+def text_of(messages: tuple[Message, ...], like: str) -> str:
+    """The inverse of ``messages_for`` for a winning candidate, in the form the editor holds."""
+    if has_roles(like):
+        return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
+    cand = Candidate(messages)
+    return cand.messages[cand.main_index()].content
+
+
+def quick_name(doc: Path, site: PromptSite, root: Path | None) -> str:
+    """A stable task name for an unlinked prompt (its history survives edits to its text)."""
+    try:
+        rel = doc.relative_to(root) if root is not None else Path(doc.name)
+    except ValueError:
+        rel = Path(doc.name)
+    return f"{rel.as_posix()}:{site.key}" if site.kind == "python" else rel.as_posix()
+
+
+def task_for(doc: Path, site: PromptSite, link: Link, root: Path | None) -> Task:
+    """The task a run of this prompt uses (raises PromptTunerError with a fix)."""
+    text = site.text.strip()
+    if link.path is not None:
+        if link.task is None:
+            raise PromptTunerError(link.error or f"cannot load {link.path}", "fix the task file")
+        return link.task.model_copy(update={"messages": messages_for(text, link.task)})
+    task = quick_task(text)
+    return task.model_copy(update={"name": quick_name(doc, site, root),
+                                   "messages": messages_for(text, None)})

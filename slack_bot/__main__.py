@@ -1,0 +1,7 @@
+"""``python -m slack_bot``: the same as ``prompt-tuner-slack``."""
+
+import sys
+
+from slack_bot.app import main
+
+sys.exit(main())
