@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import PromptTunerError, load_settings, load_task, tune  # noqa: E402
+from core import PromptTunerError, answer_tokens, load_settings, load_task, tune  # noqa: E402
 
 BENCH = ROOT / "examples" / "benchmarks"
 
@@ -53,6 +53,9 @@ async def one(task_dir: Path, strategy: str, args: argparse.Namespace, work: Pat
     }
     if args.rounds:
         flags["tune.rounds"] = args.rounds
+    if args.max_answer_tokens:  # a rambling 135M model spends most of its time on long answers
+        flags["tune.answer_max_tokens"] = min(answer_tokens(task), args.max_answer_tokens)
+        flags["tune.proposal_max_tokens"] = 128
     settings = load_settings(flags=flags).settings
     started = time.monotonic()
     result = await tune(task, settings)
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-calls", type=int, default=1500, help="budget per run (default 1500)")
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-answer-tokens", type=int, default=None,
+                   help="cap the target's answer length (chain of thought keeps its own room)")
     p.add_argument("--bench", default=str(BENCH), help="the benchmark folder")
     p.add_argument("--work", help="folder for the runs' store and cache (default: a new temp dir)")
     p.add_argument("--json", action="store_true")

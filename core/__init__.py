@@ -49,11 +49,15 @@ from .metrics import JudgeConsistency, MetricContext, MetricType, metric_types, 
 from .metrics.stats import Estimate, PairedComparison, compare_paired
 from .models import Completion, Message, Model, ModelHub, Request, ResponseCache, known_kinds
 from .models.cache import CacheStats
-from .plan import plan_calls
+from .plan import answer_tokens, plan_calls
 from .promptfile import load_prompt, parse_prompt_text
 from .result import CandidateResult, TuneResult
+from .sqlitedb import migrate as migrate_database
+from .sqlitedb import open_database
 from .store import Store
+from .strategies import strategy_names
 from .task import Example, MetricSpec, Task, load_task, quick_task, task_schema
+from .templates import prompt_slots
 
 __version__ = "0.1.0"
 
@@ -104,6 +108,7 @@ __all__ = [
     "TuneResult",
     "Usage",
     "__version__",
+    "answer_tokens",
     "compare_paired",
     "compare_prompts",
     "describe_settings",
@@ -113,15 +118,19 @@ __all__ = [
     "load_settings",
     "load_task",
     "metric_types",
+    "migrate_database",
     "new_run_id",
     "open_cache",
+    "open_database",
     "open_store",
     "parse_prompt_text",
     "plan_calls",
+    "prompt_slots",
     "quick_task",
     "register_metric",
     "resolve_models",
     "resume",
+    "strategy_names",
     "task_schema",
     "tune",
 ]

@@ -29,7 +29,7 @@ def extract_answer(text: str, prefix: str | None) -> str:
     occurrence; without one (the model skipped it), the whole reply."""
     if not prefix:
         return text
-    hits = list(re.finditer(re.escape(prefix.rstrip(":").strip()) + r"\s*[:：]?", text, re.I))
+    hits = list(re.finditer(re.escape(prefix.rstrip(":：").strip()) + r"\s*[:：]", text, re.I))
     return text[hits[-1].end():].strip() if hits else text
 
 

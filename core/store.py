@@ -10,7 +10,6 @@ Schema changes are numbered migrations applied in order on open; never edit a re
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from .errors import PromptTunerError
+from .sqlitedb import migrate, open_database, schema_version
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -81,39 +81,15 @@ def _dumps(value: Any) -> str:
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA busy_timeout=5000")
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise PromptTunerError(f"cannot open the store {path}: {exc}",
-                                   "check store_path and its permissions") from None
+        self.db = open_database(path, "the store", "store_path")
         self.migrate()
 
     # -- schema -----------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        if "_migrations" not in self.db.table_names():
-            return 0
-        row = self.db.execute("SELECT max(version) FROM _migrations").fetchone()
-        return int(row[0] or 0)
+        return schema_version(self.db)
 
     def migrate(self) -> None:
-        current = self.schema_version()
-        if current > len(MIGRATIONS):
-            raise PromptTunerError(
-                f"the store {self.path} has schema v{current}, newer than this prompt-tuner "
-                f"(v{len(MIGRATIONS)})", "upgrade prompt-tuner or use another store_path")
-        for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.db.conn:
-                self.db.execute("BEGIN")
-                if "_migrations" not in self.db.table_names():
-                    self.db.table("_migrations").create({"version": int, "applied_at": float},
-                                                  pk="version")
-                migration(self.db)
-                self.db.table("_migrations").insert({"version": version, "applied_at": time.time()})
+        migrate(self.db, MIGRATIONS, f"the store {self.path}", "store_path")
 
     # -- writes -------------------------------------------------------------------------------------
     def create_run(self, run_id: str, *, task_name: str, task: dict[str, Any],

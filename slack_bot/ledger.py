@@ -8,7 +8,6 @@ request that Slack retries start nothing the second time. SQLite via sqlite-util
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -17,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from core import PromptTunerError
+from core import migrate_database, open_database
 
 ACTIVE = ("starting", "running")
 
@@ -71,26 +70,8 @@ class ThreadRecord:
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=5000")
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise PromptTunerError(f"cannot open the bot's ledger {path}: {exc}",
-                                   "check db_path and its permissions") from None
-        self._migrate()
-
-    def _migrate(self) -> None:
-        if "_migrations" not in self.db.table_names():
-            self.db.table("_migrations").create({"version": int, "applied_at": float}, pk="version")
-        row = self.db.execute("SELECT max(version) FROM _migrations").fetchone()
-        current = int(row[0] or 0)
-        for version, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.db.conn:
-                migration(self.db)
-                self.db.table("_migrations").insert({"version": version, "applied_at": time.time()})
+        self.db = open_database(path, "the bot's ledger", "db_path")
+        migrate_database(self.db, MIGRATIONS, f"the bot's ledger {path}", "db_path")
 
     # -- requests Slack may send twice ----------------------------------------------------------
     def claim(self, key: str, run_id: str | None = None) -> bool:
