@@ -14,23 +14,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.films import N, film_task, label, review
 from tests.fakes.fixtures import StartFakeServer
 from tests.fakes.harness import FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
-N = 40
 CONCURRENCY = 2
-
-
-def task_file(folder: Path) -> Path:
-    rows = [{"text": f"film {i} was {'great' if i % 2 else 'awful'}",
-             "expected": "positive" if i % 2 else "negative"} for i in range(N)]
-    (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    path = folder / "task.yaml"
-    path.write_text("name: resume-me\ndescription: Label a film review.\n"
-                    "prompt: 'Review: {{ text }}'\ndataset: {file: data.jsonl}\nmetric: label\n"
-                    "labels: [positive, negative]\n")
-    return path
 
 
 def world(server: FakeServer) -> None:
@@ -38,9 +27,8 @@ def world(server: FakeServer) -> None:
     original is right on the "great" ones only."""
     rules = [["New prompt:", "<<<\nDecide: {{ text }}\n>>>"]]
     for i in range(N):
-        text = f"film {i} was {'great' if i % 2 else 'awful'}"
-        rules.append([f"Decide: {text}", "positive" if i % 2 else "negative"])
-        rules.append([f"Review: {text}", "positive" if i % 2 else "no idea"])
+        rules.append([f"Decide: {review(i)}", label(i)])
+        rules.append([f"Review: {review(i)}", "positive" if i % 2 else "no idea"])
     server.configure(rules=rules, reply="fixed:no idea", latency=0.05)
 
 
@@ -75,7 +63,7 @@ def test_sigkill_then_resume_sends_no_answered_request_again_and_ends_the_same(
 ) -> None:
     server = fake_server("openai")
     world(server)
-    task = task_file(tmp_path)
+    task = film_task(tmp_path, "resume-me")
 
     # the reference: the same run, never interrupted
     reference = finish(tune([str(task), *common(server)], tmp_path / "ref.db", tmp_path))

@@ -4,7 +4,6 @@ holdback for the held-out check."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from core.strategies import StrategyContext, format_instruction, get_strategy, s
 from core.strategies.evolve import splice
 from core.strategies.fewshot import balanced
 from core.templates import TemplateLibrary
+from tests.fakes.films import N, film_task, label, review
 from tests.fakes.harness import FakeServer
 
 TEMPLATE = "Review: {{ text }}"
@@ -142,19 +142,6 @@ async def test_fewshot_proposes_only_from_the_train_pool(fake_openai: FakeServer
 
 # -- the engine: held-out budget and chain of thought end to end ------------------------------
 
-N = 40
-
-
-def big_task(folder: Path) -> Path:
-    rows = [{"text": f"film {i} was {'great' if i % 2 else 'awful'}",
-             "expected": "positive" if i % 2 else "negative"} for i in range(N)]
-    (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    path = folder / "task.yaml"
-    path.write_text("name: big\nprompt: 'Review: {{ text }}'\ndataset: {file: data.jsonl}\n"
-                    "metric: label\nlabels: [positive, negative]\n")
-    return path
-
-
 def settings_for(server: FakeServer, tmp: Path, **flags: Any) -> Any:
     spec = f"openai:fake@{server.base_url}"
     return load_settings(flags={"models.target": spec, "models.optimizer": spec,
@@ -167,7 +154,7 @@ async def test_the_held_out_check_is_paid_for_even_when_the_search_spends_the_re
 ) -> None:
     fake_openai.configure(rules=[["New prompt:", "<<<\nDecide: {{ text }}\n>>>"]],
                           reply="fixed:positive")
-    task = load_task(big_task(tmp_path))  # 16 train / 12 dev / 12 test
+    task = load_task(film_task(tmp_path))  # 16 train / 12 dev / 12 test
     budget = 2 * 12 + 1 + 2 * 12  # the least that compares two: 49
     result = await tune(task, settings_for(fake_openai, tmp_path, **{
         "budget.max_calls": budget, "tune.strategy": "refine", "tune.variations": 2}))
@@ -183,14 +170,12 @@ async def test_chain_of_thought_is_scored_on_its_answer_line(
     # the target reasons (mentioning the wrong label first) when told to think, else rambles
     rules = []
     for i in range(N):
-        right = "positive" if i % 2 else "negative"
         wrong = "negative" if i % 2 else "positive"
-        text = f"film {i} was {'great' if i % 2 else 'awful'}"
-        rules.append([f"{text}\nThink step by step",
-                      f"Some would say {wrong}. But it was {'great' if i % 2 else 'awful'}.\n"
-                      f"Answer: {right}"])
+        rules.append([f"{review(i)}\nThink step by step",
+                      f"Some would say {wrong}. But it was {review(i).split()[-1]}.\n"
+                      f"Answer: {label(i)}"])
     fake_openai.configure(rules=rules, reply="fixed:I am not sure.")
-    task = load_task(big_task(tmp_path))
+    task = load_task(film_task(tmp_path))
     result = await tune(task, settings_for(fake_openai, tmp_path, **{
         "tune.strategy": "cot", "tune.rounds": 1}))
     assert result.improved and result.best.candidate.answer_prefix == "Answer:"
