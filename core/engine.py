@@ -358,7 +358,7 @@ class TuneRun:
         best_t = self.heldout.get(best.candidate.id)
         if orig_t is None or best_t is None or not orig_t.results or not best_t.results:
             return Confirmation(self.evaluations[original.id], best, heldout=False)
-        return Confirmation(orig_t, best_t, heldout=True, dev_best=best)
+        return Confirmation(orig_t, best_t, heldout=True)
 
     def _finalize(self, status: str, splits: Splits, conf: Confirmation) -> TuneResult:
         s = self.settings.tune
@@ -432,7 +432,6 @@ class Confirmation:
     original: Evaluation
     best: Evaluation
     heldout: bool
-    dev_best: Evaluation | None = None
 
 
 def replay_from_store(store: Store, run_id: str) -> dict[str, Completion]:

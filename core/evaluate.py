@@ -24,7 +24,7 @@ from .evaluator import Evaluation, Evaluator
 from .metrics import JudgeConsistency, Scorer, judges_of, make_scorer
 from .metrics.pairwise import PairwiseJudge, PairwiseResult
 from .metrics.stats import Estimate, PairedComparison, compare_paired, estimate, holm, sample_size_paired
-from .models import ModelHub
+from .models import ModelHub, price_fn
 from .models.base import Completion, Message
 from .plan import answer_tokens
 from .task import Example, Task
@@ -57,10 +57,9 @@ def usage_of(completions: Sequence[Completion], settings: Settings) -> dict[str,
 
     cost = 0.0
     for c in sent:
-        price = settings.prices.get(c.model)
-        if price is not None:
-            cost += (c.prompt_tokens * price.input_per_mtok
-                     + c.completion_tokens * price.output_per_mtok) / 1e6
+        priced = price_fn(settings.prices.get(c.model))
+        if priced is not None:
+            cost += priced(c)
     return {
         "answers": len(completions), "calls": len(sent), "cache_hits": len(completions) - len(sent),
         "prompt_tokens": sum(c.prompt_tokens for c in completions),
@@ -184,11 +183,9 @@ class _Session:
                 got = [x.score for i in ordered for x in ev.all_results(i) if x.repeat == r]
                 repeat_means.append(sum(got) / len(got) if got else 0.0)
         judges = judges_of(self.scorer)
-        warnings = []
-        for j in judges:
-            c = j.consistency()
-            if not c.consistent:
-                warnings.append(f"the judge is inconsistent: {c.describe()}")
+        consistency = [j.consistency() for j in judges]
+        warnings = [f"the judge is inconsistent: {c.describe()}" for c in consistency
+                    if not c.consistent]
         judge_usage = None
         if judges:
             judge_usage = self.hub.stats().get(self.settings.models.judge)
@@ -200,7 +197,7 @@ class _Session:
             scores=ev.scores(), part_scores=part_scores,
             outcomes=dict(Counter(ev.results[i].outcome for i in ordered)),
             worst=worst_list, usage=usage_of(ev.completions(), self.settings),
-            judge_usage=judge_usage, judge=[j.consistency() for j in judges],
+            judge_usage=judge_usage, judge=consistency,
             repeat_means=repeat_means, partial=ev.partial,
             duration_s=time.monotonic() - started, warnings=warnings,
         )

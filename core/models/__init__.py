@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Adapter", "Completion", "Message", "Model", "ModelClient", "ModelHub", "ModelSpec",
     "RateLimits", "Request", "ResponseCache", "RetryPolicy", "build_adapter", "known_kinds",
-    "parse_spec", "register_provider", "request_hash",
+    "parse_spec", "price_fn", "register_provider", "request_hash",
 ]
 
 
-def _price_fn(price: Price | None) -> Callable[[Completion], float] | None:
+def price_fn(price: Price | None) -> Callable[[Completion], float] | None:
     if price is None:
         return None
 
@@ -75,7 +75,7 @@ class ModelHub:
                 # same work again behind the abandoned call.
                 attempt_timeout_s=None if adapter.kind == "embedded" else s.timeouts.total,
                 budget=self.budget,
-                truncation=tuple(s.truncation), price=_price_fn(s.prices.get(adapter.model)),
+                truncation=tuple(s.truncation), price=price_fn(s.prices.get(adapter.model)),
                 on_call=on_call, replay=self._replay,
             )
         return self._clients[spec]
