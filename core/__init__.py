@@ -40,10 +40,25 @@ from .events import (
     Event,
     EventHandler,
     ExampleScored,
+    ModelCalled,
     PhaseStarted,
+    Progress,
     RoundFinished,
     RunFinished,
     RunWarning,
+)
+from .history import (
+    EXPORT_FIELDS,
+    CandidateView,
+    RoundView,
+    RunSummary,
+    RunView,
+    VersionView,
+    export_rows,
+    list_runs,
+    load_run,
+    resolve_run_id,
+    task_versions,
 )
 from .metrics import JudgeConsistency, MetricContext, MetricType, metric_types, register_metric
 from .metrics.stats import Estimate, PairedComparison, compare_paired
@@ -52,6 +67,7 @@ from .models.cache import CacheStats
 from .plan import answer_tokens, plan_calls
 from .promptfile import load_prompt, parse_prompt_text
 from .result import CandidateResult, TuneResult
+from .review import ReviewEntry, Reviewer, RoundDecision, RoundReview
 from .sqlitedb import migrate as migrate_database
 from .sqlitedb import open_database
 from .store import Store
@@ -62,6 +78,7 @@ from .templates import prompt_slots
 __version__ = "0.1.0"
 
 __all__ = [
+    "EXPORT_FIELDS",
     "PROFILES",
     "BudgetExhausted",
     "BudgetLimits",
@@ -69,6 +86,7 @@ __all__ = [
     "Candidate",
     "CandidateProposed",
     "CandidateResult",
+    "CandidateView",
     "ComparisonReport",
     "Completion",
     "ConfigError",
@@ -88,17 +106,26 @@ __all__ = [
     "MetricSpec",
     "MetricType",
     "Model",
+    "ModelCalled",
     "ModelError",
     "ModelHub",
     "ModelSpecError",
     "ModelUnavailable",
     "PairedComparison",
     "PhaseStarted",
+    "Progress",
     "PromptTunerError",
     "Request",
     "ResponseCache",
+    "ReviewEntry",
+    "Reviewer",
+    "RoundDecision",
     "RoundFinished",
+    "RoundReview",
+    "RoundView",
     "RunFinished",
+    "RunSummary",
+    "RunView",
     "RunWarning",
     "Secrets",
     "Settings",
@@ -107,14 +134,18 @@ __all__ = [
     "TaskError",
     "TuneResult",
     "Usage",
+    "VersionView",
     "__version__",
     "answer_tokens",
     "compare_paired",
     "compare_prompts",
     "describe_settings",
     "evaluate_prompt",
+    "export_rows",
     "known_kinds",
+    "list_runs",
     "load_prompt",
+    "load_run",
     "load_settings",
     "load_task",
     "metric_types",
@@ -129,9 +160,11 @@ __all__ = [
     "quick_task",
     "register_metric",
     "resolve_models",
+    "resolve_run_id",
     "resume",
     "strategy_names",
     "task_schema",
+    "task_versions",
     "tune",
 ]
 

@@ -10,30 +10,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
 
 from . import (
-    CandidateProposed,
     ComparisonReport,
     EvalReport,
-    EvaluationDone,
-    Event,
-    ExampleScored,
-    PhaseStarted,
     PromptTunerError,
-    RoundFinished,
-    RunFinished,
-    RunWarning,
     Task,
     TuneResult,
+    cli_report,
+    cli_runs,
     compare_prompts,
     describe_settings,
     evaluate_prompt,
@@ -50,6 +42,7 @@ from . import (
 )
 from .cli_history import add_parsers as _history_parsers
 from .cli_history import run as _history_run
+from .cli_progress import ProgressDisplay, setup_logging
 
 PROG = "prompt-tuner"
 
@@ -99,7 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     t.add_argument("-q", "--quiet", action="store_true", help="print only the result")
-    t.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv every call")
+    t.add_argument("-v", "--verbose", action="count", default=0,
+                   help="-v: every candidate and decision; -vv: every model call too")
+    t.add_argument("--log-file", type=Path, metavar="FILE",
+                   help="append every event and log record as JSON lines")
+    t.add_argument("--interactive", action="store_true",
+                   help="after each round, review the candidates: accept, drop, edit, add, stop")
 
     e = sub.add_parser("eval", help="score a prompt: every metric with n and a 95% CI",
                        description="Score the task's prompt (or --prompt FILE) on a split of its "
@@ -125,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     _measure(m)
 
     _history_parsers(sub, _common)
+    cli_report.add_parsers(sub, _common)
+    cli_runs.add_parsers(sub, _common)
 
     sc = sub.add_parser("schema", help="print a JSON Schema (of the task file)")
     sc.add_argument("what", choices=["task"], help="task: the task file format")
@@ -216,61 +216,6 @@ def _task(args: argparse.Namespace) -> Task:
     return quick_task(arg, args.description)
 
 
-class _Display:
-    """Renders events: a live status line on a terminal, plain lines otherwise, nothing with -q."""
-
-    def __init__(self, err: Console, quiet: bool) -> None:
-        self.err = err
-        self.quiet = quiet
-        self.tty = err.is_terminal
-        self.status: Any = None
-        self.phase = ""
-        self.best = ""
-        self.proposed = 0
-
-    def __call__(self, event: Event) -> None:
-        if self.quiet:
-            return
-        if isinstance(event, PhaseStarted):
-            self.phase = event.phase
-            detail = f": {escape(event.detail)}" if event.detail else ""
-            self._line(f"[bold]{event.phase}[/]{detail}")
-        elif isinstance(event, CandidateProposed):
-            self.proposed += 1
-            self._live(f"{self.phase}: {self.proposed} candidates so far, latest {event.candidate_id}")
-        elif isinstance(event, ExampleScored):
-            self._live(f"{self.phase}: {event.candidate_id} {event.done}/{event.total} answers "
-                       "scored" + (f" · best so far {self.best}" if self.best else ""))
-        elif isinstance(event, EvaluationDone):
-            self._line(f"  {event.candidate_id}: {event.estimate.fmt()}"
-                       + (" (partial)" if event.partial else ""))
-        elif isinstance(event, RoundFinished):
-            self.best = f"{event.best_id} {event.best.fmt()}"
-            self._line(f"round {event.round}: best {self.best}")
-        elif isinstance(event, RunWarning):
-            label = "[yellow]warning:[/]" if event.level == "warning" else "note:"
-            self._line(f"{label} {escape(event.message)}")
-        elif isinstance(event, RunFinished):
-            self.stop()
-
-    def _live(self, text: str) -> None:
-        if not self.tty:
-            return  # plain output gets the milestones only, no control codes
-        if self.status is None:
-            self.status = self.err.status(text)
-            self.status.start()
-        else:
-            self.status.update(text)
-
-    def _line(self, text: str) -> None:
-        self.err.print(text, highlight=False, soft_wrap=not self.tty)
-
-    def stop(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
-
-
 def _print_result(out: Console, result: TuneResult) -> None:
     best, orig = result.best, result.original
     out.print()
@@ -298,18 +243,26 @@ def _print_result(out: Console, result: TuneResult) -> None:
 
 def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:
     loaded = _load(args)
-    display = _Display(err, args.quiet or False)
+    if args.interactive and (args.quiet or args.json):
+        raise UsageError("--interactive needs the display", "drop -q/--json, or --interactive")
+    display = ProgressDisplay(err, quiet=args.quiet or False, verbosity=args.verbose or 0,
+                              log_file=args.log_file)
+    reviewer = None
+    if args.interactive:
+        from .cli_interactive import TerminalReviewer
+
+        reviewer = TerminalReviewer(err, pause=display.stop)
     if args.resume:
         settings = loaded.settings
         run_id = args.resume
         job = resume(run_id, settings, secrets=loaded.secrets, on_event=display,
-                     use_cache=settings.cache.enabled)
+                     use_cache=settings.cache.enabled, reviewer=reviewer)
     else:
         task = _task(args)
         settings = resolve_models(loaded, task.models)
         run_id = new_run_id()
         job = tune(task, settings, secrets=loaded.secrets, on_event=display,
-                   use_cache=settings.cache.enabled, run_id=run_id)
+                   use_cache=settings.cache.enabled, run_id=run_id, reviewer=reviewer)
     try:
         result = asyncio.run(job)
     except KeyboardInterrupt:
@@ -419,21 +372,13 @@ def cmd_cache(args: argparse.Namespace, out: Console) -> int:
         cache.close()
 
 
-def _setup_logging(verbosity: int, err: Console) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=err, show_path=False)], force=True)
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-
-
 def main(argv: list[str] | None = None) -> int:
     out = Console()
     err = Console(stderr=True)
     args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
-        _setup_logging(getattr(args, "verbose", 0) or 0, err)
+        setup_logging(getattr(args, "verbose", 0) or 0, err)
         if args.command == "tune":
             return cmd_tune(args, out, err)
         if args.command == "eval":
@@ -442,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compare(args, out)
         if args.command in ("lineage", "diff"):
             return _history_run(args, out, _load(args).settings)
+        if args.command in cli_report.COMMANDS:
+            return cli_report.run(args, out, _load(args).settings)
+        if args.command in cli_runs.COMMANDS:
+            return cli_runs.run(args, out, _load(args).settings)
         if args.command == "schema":
             print(json.dumps(task_schema(), indent=2))
             return 0

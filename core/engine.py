@@ -9,6 +9,7 @@ what it measured.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import secrets as pysecrets
@@ -28,7 +29,9 @@ from .events import (
     Event,
     EventHandler,
     ExampleScored,
+    ModelCalled,
     PhaseStarted,
+    Progress,
     RoundFinished,
     RunFinished,
     RunWarning,
@@ -38,9 +41,11 @@ from .metrics.stats import compare_paired, sign_test
 from .models import ModelHub
 from .models.base import Completion, Request
 from .plan import answer_tokens, plan_calls
+from .promptfile import parse_prompt_text
 from .render import DemoPool
 from .report.writer import write_reports
 from .result import CandidateResult, TuneResult, explain
+from .review import ReviewEntry, Reviewer, RoundDecision, RoundReview
 from .splits import assign_splits
 from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
@@ -57,7 +62,7 @@ def new_run_id() -> str:
 class TuneRun:
     def __init__(self, task: Task, settings: Settings, secrets: Secrets, store: Store,
                  on_event: EventHandler | None, use_cache: bool, run_id: str | None,
-                 resume: bool = False) -> None:
+                 resume: bool = False, reviewer: Reviewer | None = None) -> None:
         self.task = task
         self.settings = settings
         self.store = store
@@ -74,6 +79,12 @@ class TuneRun:
         self._current: dict[str, Evaluation] = {}      # where each candidate's answers go now
         self.pruned: set[str] = set()
         self.original = Candidate(task.messages)
+        self.reviewer = reviewer
+        self.round = 0                                   # the round now running (0: baseline)
+        self.made_in: dict[str, int] = {}                # candidate id -> the round that made it
+        self.dropped: set[str] = set()                   # taken out by a person
+        self._split: dict[str, str] = {}                 # candidate id -> split now being scored
+        self._last_progress = 0.0
         self.seen: set[str] = set()
         self.warnings: list[str] = []
         self.started = time.monotonic()
@@ -91,14 +102,42 @@ class TuneRun:
 
     def _record_response(self, spec: str, key: str, request: Request, comp: Completion) -> None:
         self.store.record_response(self.run_id, spec, key, request.key_dict(), comp.to_json())
+        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        self.emit(ModelCalled(self.run_id, spec, key[:12], comp.prompt_tokens,
+                              comp.completion_tokens, round(comp.latency_s, 4), comp.finish_reason,
+                              _preview(last_user), _preview(comp.text)))
+        self._progress()
+
+    def _totals(self) -> Progress:
+        calls = hits = retries = failures = p_tok = c_tok = 0
+        cost = 0.0
+        for client in self.hub.clients():
+            u = client.usage
+            calls, hits, retries = calls + u.calls, hits + u.cache_hits, retries + u.retries
+            failures, cost = failures + u.failures, cost + u.cost
+            p_tok, c_tok = p_tok + u.prompt_tokens, c_tok + u.completion_tokens
+        lim = self.settings.budget
+        return Progress(self.run_id, calls, hits, retries, failures, p_tok, c_tok, cost,
+                        time.monotonic() - self.started, lim.max_calls, lim.max_cost,
+                        lim.max_tokens)
+
+    def _progress(self, force: bool = False) -> None:
+        """Tell the fronts what has been spent (at most 10 times a second unless forced)."""
+        if self.on_event is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_progress >= 0.1:
+            self._last_progress = now
+            self.emit(self._totals())
 
     def _record_result(self, cand: Candidate, ex: Example, res: ExampleResult, key: str) -> None:
         self.store.record_evaluation(self.run_id, cand.id, res.index, inputs=ex.inputs,
                                      expected=ex.expected, answer=res.answer, score=res.score,
                                      reason=res.reason, response_key=key, parts=res.parts,
-                                     outcome=res.outcome)
+                                     outcome=res.outcome, split=self._split.get(cand.id, "dev"))
         ev = self._current[cand.id]  # filled in place by the evaluator
         self.emit(ExampleScored(self.run_id, cand.id, len(ev.results), ev.planned, res.score))
+        self._progress()
 
     # -- data ---------------------------------------------------------------------------------
     def _splits(self) -> Splits:
@@ -144,11 +183,12 @@ class TuneRun:
                 continue
             self.seen.add(cand.dedup_key)
             fresh.append(cand)
+            self.made_in[cand.id] = self.round
             self.store.add_candidate(self.run_id, self.task.name, candidate_id=cand.id,
                                      messages=cand.to_json(), parents=list(cand.parents),
                                      strategy=cand.strategy, operator=cand.operator,
                                      generation=cand.generation, note=cand.note,
-                                     extras=cand.extras())
+                                     extras=cand.extras(), round=self.round)
             self.emit(CandidateProposed(self.run_id, cand.id, cand.operator, cand.parents,
                                         cand.text()[:200]))
         return fresh
@@ -165,6 +205,7 @@ class TuneRun:
             if ev is None:
                 ev = table[cand.id] = Evaluation(cand, planned=len(examples))
             self._current[cand.id] = ev
+            self._split[cand.id] = "test" if table is self.heldout else "dev"
             await evaluator.evaluate(cand, examples, ev, upto=upto)
             est = ev.estimate(self.settings.tune.seed)
             status = "partial" if ev.partial else (
@@ -289,6 +330,8 @@ class TuneRun:
             if self.evaluations[original.id].partial:
                 raise BudgetExhausted("the budget ran out before the original prompt was scored",
                                       "raise --max-calls")
+            if not self.resume or not self.store.rounds(self.run_id):
+                self._record_round(0, self.evaluations[original.id])
             await self._search(strategy, ctx, evaluator, splits)
         except* BudgetExhausted as group:
             status = "budget_exhausted"
@@ -312,6 +355,7 @@ class TuneRun:
         dev = splits.dev
         quiet = 0
         for number in range(1, s.rounds + 1):
+            self.round = number
             incumbent = self._scored(len(dev))[0]
             ctx.round = number
             ctx.best = Scored(incumbent.candidate, incumbent)
@@ -323,9 +367,16 @@ class TuneRun:
             if proposed:
                 self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(dev)))
                 await self._race(evaluator, proposed, dev, incumbent)
+            decision = await self._review(number, evaluator, dev, proposed) \
+                if self.reviewer is not None else None
             best = self._scored(len(dev))[0]
+            self._record_round(number, best, decision)
             self.emit(RoundFinished(self.run_id, number, best.candidate.id,
                                     best.estimate(s.seed)))
+            if decision is not None and decision.stop:
+                self.emit(RunWarning(self.run_id, f"stopped after round {number}: asked to by "
+                                     "the reviewer", level="info"))
+                break
             gained = False
             if best.candidate.id != incumbent.candidate.id:
                 shared = sorted(incumbent.results.keys() & best.results.keys())
@@ -338,6 +389,106 @@ class TuneRun:
                                      "without a significant gain on the dev examples",
                                      level="info"))
                 break
+
+    def _record_round(self, number: int, best: Evaluation,
+                      decision: RoundDecision | None = None) -> None:
+        est = best.estimate(self.settings.tune.seed)
+        t = self._totals()
+        self.store.record_round(
+            self.run_id, number, best_id=best.candidate.id, score=est.mean, low=est.low,
+            high=est.high, n=est.n, candidates=len(self.evaluations), calls=t.calls,
+            cache_hits=t.cache_hits, tokens=t.tokens, cost=t.cost, elapsed_s=round(t.elapsed_s, 3),
+            decision=decision.to_json() if decision is not None and not decision.empty else None)
+
+    def _review_entries(self, number: int, n_dev: int) -> list[ReviewEntry]:
+        seed = self.settings.tune.seed
+        texts = {e.candidate.id: e.candidate.text() for e in self.evaluations.values()}
+        ranked = self._scored(n_dev)
+        rest = sorted((e for e in self.evaluations.values() if e not in ranked
+                       and e.candidate.id not in self.dropped),
+                      key=lambda e: (-e.mean(), e.candidate.id))
+        out = []
+        for ev in [*ranked, *rest]:
+            c = ev.candidate
+            parent = c.parents[0] if c.parents else None
+            status = "pruned" if c.id in self.pruned else "partial" if ev.partial else "evaluated"
+            out.append(ReviewEntry(
+                id=c.id, text=c.text(), main=c.messages[c.main_index()].content,
+                estimate=ev.estimate(seed), answers=len(ev.results), operator=c.operator,
+                strategy=c.strategy, parent_id=parent, parent_text=texts.get(parent or ""),
+                round=self.made_in.get(c.id, 0), status=status,
+                is_original=c.id == self.original.id, is_new=self.made_in.get(c.id) == number))
+        return out
+
+    async def _review(self, number: int, evaluator: Evaluator, dev: Sequence[Example],
+                      proposed: Sequence[Candidate]) -> RoundDecision:
+        """Show the round to the reviewer and carry out what they decide; repeat while they add
+        or edit prompts (they see the new ones scored before they accept the round)."""
+        assert self.reviewer is not None
+        total = RoundDecision()
+        while True:
+            best = self._scored(len(dev))[0]
+            review = RoundReview(self.run_id, number, self.settings.tune.rounds,
+                                 tuple(self._review_entries(number, len(dev))), best.candidate.id,
+                                 self._totals().calls, self.settings.budget.max_calls)
+            got = self.reviewer(review)
+            decision: RoundDecision = await got if inspect.isawaitable(got) else got
+            self._drop(decision.drop)
+            made = self._human_candidates(decision)
+            total.drop += decision.drop
+            total.edits += decision.edits
+            total.add += decision.add
+            total.stop = total.stop or decision.stop
+            if made:
+                self.emit(PhaseStarted(self.run_id, "evaluate", len(made) * len(dev),
+                                       "the reviewer's prompts"))
+                await self._score(evaluator, made, dev)
+            if not made or decision.stop:
+                return total
+
+    def _drop(self, ids: Sequence[str]) -> None:
+        for cid in ids:
+            if cid == self.original.id:
+                self.emit(RunWarning(self.run_id, "the original prompt cannot be dropped: it is "
+                                     "the baseline every candidate is compared with"))
+                continue
+            if cid not in self.evaluations:
+                self.emit(RunWarning(self.run_id, f"no candidate {cid} to drop"))
+                continue
+            self.dropped.add(cid)
+            self.pruned.add(cid)
+            self.store.set_candidate_status(self.run_id, cid, "dropped")
+            log.info("dropped %s by the reviewer", cid)
+
+    def _human_candidates(self, decision: RoundDecision) -> list[Candidate]:
+        made: list[Candidate | None] = []
+        by_id = {e.candidate.id: e.candidate for e in self.evaluations.values()}
+        for cid, text in decision.edits:
+            base = by_id.get(cid)
+            if base is None or not text.strip():
+                self.emit(RunWarning(self.run_id, f"edit of {cid} ignored: "
+                                     + ("no such candidate" if base is None else "empty text")))
+                continue
+            made.append(base.with_main(text.strip(), parents=(cid,), strategy="human",
+                                       operator="edit", generation=base.generation + 1,
+                                       note="edited by the reviewer"))
+        for text in decision.add:
+            if not text.strip():
+                continue
+            if any(line.strip().lower() in ("[system]", "[user]", "[assistant]")
+                   for line in text.splitlines()):
+                made.append(Candidate(parse_prompt_text(text), parents=(), strategy="human",
+                                      operator="user", note="written by the reviewer"))
+            else:
+                made.append(self.original.with_main(text.strip(), parents=(self.original.id,),
+                                                    strategy="human", operator="user",
+                                                    generation=1,
+                                                    note="written by the reviewer"))
+        fresh = self._admit(made)
+        if len(fresh) < len([m for m in made if m is not None]):
+            self.emit(RunWarning(self.run_id, "a prompt you gave is already a candidate; it was "
+                                 "not added again"))
+        return fresh
 
     async def _confirm(self, evaluator: Evaluator, splits: Splits) -> Confirmation:
         """The search's best against the original on the held-out test split (when there is
@@ -383,7 +534,8 @@ class TuneRun:
             results.append(CandidateResult(ev.candidate, ev.estimate(seed), ev.partial,
                                            dev=ev.estimate(seed),
                                            test=held.estimate(seed) if held else None,
-                                           pruned=ev.candidate.id in self.pruned))
+                                           pruned=ev.candidate.id in self.pruned,
+                                           dropped=ev.candidate.id in self.dropped))
         by_id = {r.id: r for r in results}
 
         def headline(ev: Evaluation) -> CandidateResult:
@@ -394,6 +546,7 @@ class TuneRun:
         search_best = headline(best_ev)
         explanation = explain(original_r, search_best, comparison, improved,
                               heldout=conf.heldout, alpha=s.alpha, kept=not improved)
+        self._progress(force=True)
         usage = self.hub.stats()
         total = self.hub.usage()
         result = TuneResult(
@@ -434,6 +587,11 @@ class Confirmation:
     heldout: bool
 
 
+def _preview(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
+
+
 def replay_from_store(store: Store, run_id: str) -> dict[str, Completion]:
     """The answers a run already received, by request hash (every call is stored as it lands)."""
     out = {}
@@ -455,12 +613,13 @@ async def tune(
     store: Store | None = None,
     run_id: str | None = None,
     resume: bool = False,
+    reviewer: Reviewer | None = None,
 ) -> TuneResult:
     """Tune ``task``'s prompt; every step is stored and reported through ``on_event``.
 
     ``resume=True`` with the ``run_id`` of an unfinished run carries it on: the run's stored
     answers are replayed (no model call is paid twice, cache or not) and it finishes under the
-    same id."""
+    same id. ``reviewer`` is asked after every round (see ``core.review``)."""
     own_store = store is None
     store = store or Store(settings.store_file())
     if resume:
@@ -471,7 +630,7 @@ async def tune(
             raise ConfigError(f"run {run_id} has already finished ({status})",
                               "start a new run instead")
     run = TuneRun(task, settings, secrets or Secrets(), store, on_event, use_cache, run_id,
-                  resume=resume)
+                  resume=resume, reviewer=reviewer)
     try:
         try:
             return await run.execute()
@@ -490,7 +649,7 @@ async def tune(
 
 async def resume(run_id: str, settings: Settings, *, secrets: Secrets | None = None,
                  on_event: EventHandler | None = None, use_cache: bool = True,
-                 store: Store | None = None) -> TuneResult:
+                 store: Store | None = None, reviewer: Reviewer | None = None) -> TuneResult:
     """Finish an interrupted run (killed, crashed, cancelled) with the task and settings it
     started with; ``settings`` only says where the store is."""
     own_store = store is None
@@ -500,7 +659,7 @@ async def resume(run_id: str, settings: Settings, *, secrets: Secrets | None = N
         task = Task.model_validate_json(row["task_json"])
         saved = Settings.model_validate_json(row["settings_json"])
         return await tune(task, saved, secrets=secrets, on_event=on_event, use_cache=use_cache,
-                          store=store, run_id=run_id, resume=True)
+                          store=store, run_id=run_id, resume=True, reviewer=reviewer)
     finally:
         if own_store:
             store.close()

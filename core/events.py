@@ -69,6 +69,41 @@ class RunWarning(Event):
 
 
 @dataclass(frozen=True)
+class Progress(Event):
+    """What the run has spent so far, against its budget (sent as answers come in)."""
+
+    calls: int                 # answered by a model (cache misses)
+    cache_hits: int
+    retries: int
+    failures: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    elapsed_s: float
+    max_calls: int | None = None
+    max_cost: float | None = None
+    max_tokens: int | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ModelCalled(Event):
+    """One paid model call landed (the summary ``-vv`` and ``--log-file`` show)."""
+
+    model: str
+    key: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    finish_reason: str
+    request_preview: str = ""
+    answer_preview: str = ""
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     status: str
     best_id: str

@@ -20,6 +20,7 @@ class CandidateResult:
     dev: Estimate | None = None
     test: Estimate | None = None
     pruned: bool = False
+    dropped: bool = False     # taken out by a person (interactive review)
 
     @property
     def id(self) -> str:
@@ -32,7 +33,7 @@ class CandidateResult:
             "strategy": c.strategy, "operator": c.operator, "generation": c.generation,
             "note": c.note, "extras": c.extras(), "score": self.estimate.mean,
             "ci": [self.estimate.low, self.estimate.high], "n": self.estimate.n,
-            "partial": self.partial, "pruned": self.pruned,
+            "partial": self.partial, "pruned": self.pruned, "dropped": self.dropped,
             "dev": _est(self.dev), "test": _est(self.test),
         }
 

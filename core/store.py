@@ -68,8 +68,25 @@ def _m004_candidate_extras(db: sqlite_utils.Database) -> None:
     db.table("candidates").add_column("extras_json", str)
 
 
+def _m005_rounds_and_splits(db: sqlite_utils.Database) -> None:
+    """Rounds (the best after each, what was spent, what a person decided), the round that made
+    each candidate, and which split an answer was scored on: a held-out answer no longer shares
+    a key with the dev answer of the same index."""
+    db.table("rounds").create({
+        "run_id": str, "round": int, "best_id": str, "score": float, "ci_low": float,
+        "ci_high": float, "n": int, "candidates": int, "calls": int, "cache_hits": int,
+        "tokens": int, "cost": float, "elapsed_s": float, "decision_json": str,
+        "created_at": float,
+    }, pk=("run_id", "round"))
+    db.table("candidates").add_column("round", int)
+    db.table("evaluations").add_column("split", str)
+    db.execute("UPDATE evaluations SET split = 'dev' WHERE split IS NULL")
+    db.table("evaluations").transform(pk=("run_id", "candidate_id", "split", "example_index"))
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m001_initial, _m002_score_vectors, _m003_reviews, _m004_candidate_extras]
+    _m001_initial, _m002_score_vectors, _m003_reviews, _m004_candidate_extras,
+    _m005_rounds_and_splits]
 VERDICTS = ("approve", "reject", "comment", "edit")
 MANUAL_RUN = "manual:"  # prefix of the pseudo-run that holds versions written by people
 
@@ -115,8 +132,9 @@ class Store:
     def add_candidate(self, run_id: str, task_name: str, *, candidate_id: str,
                       messages: list[dict[str, str]], parents: list[str], strategy: str,
                       operator: str, generation: int, note: str = "",
-                      extras: dict[str, Any] | None = None) -> None:
+                      extras: dict[str, Any] | None = None, round: int | None = None) -> None:
         self.db.table("candidates").insert({
+            "round": round,
             "run_id": run_id, "id": candidate_id, "task_name": task_name,
             "messages_json": _dumps(messages), "parents_json": _dumps(parents),
             "strategy": strategy, "operator": operator, "generation": generation, "note": note,
@@ -132,9 +150,11 @@ class Store:
     def record_evaluation(self, run_id: str, candidate_id: str, index: int, *,
                           inputs: dict[str, Any], expected: str | None, answer: str,
                           score: float, reason: str, response_key: str,
-                          parts: dict[str, float] | None = None, outcome: str = "") -> None:
+                          parts: dict[str, float] | None = None, outcome: str = "",
+                          split: str = "dev") -> None:
         self.db.table("evaluations").insert({
             "run_id": run_id, "candidate_id": candidate_id, "example_index": index,
+            "split": split,
             "inputs_json": _dumps(inputs), "expected": expected, "answer": answer,
             "score": score, "reason": reason, "response_key": response_key,
             "parts_json": _dumps(parts or {}), "outcome": outcome, "created_at": time.time(),
@@ -148,6 +168,21 @@ class Store:
             "completion_tokens": completion["completion_tokens"],
             "latency_s": completion["latency_s"], "finish_reason": completion["finish_reason"],
             "created_at": time.time(),
+        }, replace=True)
+
+    def set_candidate_status(self, run_id: str, candidate_id: str, status: str) -> None:
+        self.db.table("candidates").update((run_id, candidate_id), {"status": status})
+
+    def record_round(self, run_id: str, number: int, *, best_id: str, score: float, low: float,
+                     high: float, n: int, candidates: int, calls: int, cache_hits: int,
+                     tokens: int, cost: float, elapsed_s: float,
+                     decision: dict[str, Any] | None = None) -> None:
+        """The state after round ``number`` (0: the baseline) and what a person decided."""
+        self.db.table("rounds").insert({
+            "run_id": run_id, "round": number, "best_id": best_id, "score": score,
+            "ci_low": low, "ci_high": high, "n": n, "candidates": candidates, "calls": calls,
+            "cache_hits": cache_hits, "tokens": tokens, "cost": cost, "elapsed_s": elapsed_s,
+            "decision_json": _dumps(decision) if decision else None, "created_at": time.time(),
         }, replace=True)
 
     def finish_run(self, run_id: str, *, status: str, original_id: str | None = None,
@@ -211,12 +246,19 @@ class Store:
         return list(self.db.table("candidates").rows_where("run_id = ?", [run_id],
                                                      order_by="created_at"))
 
-    def evaluations(self, run_id: str, candidate_id: str | None = None) -> list[dict[str, Any]]:
-        if candidate_id is None:
-            return list(self.db.table("evaluations").rows_where("run_id = ?", [run_id],
-                                                          order_by="candidate_id, example_index"))
+    def evaluations(self, run_id: str, candidate_id: str | None = None,
+                    split: str | None = None) -> list[dict[str, Any]]:
+        """Scored answers, by candidate, split (dev before test) and example."""
+        where, args = "run_id = ?", [run_id]
+        if candidate_id is not None:
+            where, args = where + " and candidate_id = ?", [*args, candidate_id]
+        if split is not None:
+            where, args = where + " and split = ?", [*args, split]
         return list(self.db.table("evaluations").rows_where(
-            "run_id = ? and candidate_id = ?", [run_id, candidate_id], order_by="example_index"))
+            where, args, order_by="candidate_id, split, example_index"))
+
+    def rounds(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.db.table("rounds").rows_where("run_id = ?", [run_id], order_by="round"))
 
     def responses(self, run_id: str) -> list[dict[str, Any]]:
         return list(self.db.table("responses").rows_where("run_id = ?", [run_id],

@@ -98,8 +98,8 @@ def prompt_diff(before: str, after: str) -> str:
 
 def paired_scores(store: Store, run_id: str, a_id: str, b_id: str) -> tuple[list[float], list[float]]:
     """Scores of two candidates on the examples both were scored on, in example order."""
-    a = {r["example_index"]: r["score"] for r in store.evaluations(run_id, a_id)}
-    b = {r["example_index"]: r["score"] for r in store.evaluations(run_id, b_id)}
+    a = {r["example_index"]: r["score"] for r in store.evaluations(run_id, a_id, split="dev")}
+    b = {r["example_index"]: r["score"] for r in store.evaluations(run_id, b_id, split="dev")}
     shared = sorted(a.keys() & b.keys())
     return [float(a[i]) for i in shared], [float(b[i]) for i in shared]
 

@@ -80,6 +80,9 @@ class ModelHub:
             )
         return self._clients[spec]
 
+    def clients(self) -> list[ModelClient]:
+        return list(self._clients.values())
+
     def usage(self) -> Usage:
         total = Usage()
         for client in self._clients.values():

@@ -1,0 +1,69 @@
+"""Stepping in between rounds: what a person sees after a round, and what they decide.
+
+The engine hands a ``RoundReview`` to the run's reviewer (``tune(..., reviewer=...)``) after
+each round's candidates are scored, and applies the ``RoundDecision`` it gets back before the next
+round: dropped candidates leave the race, edited and added prompts are scored on the dev
+examples at once, and ``stop`` ends the search (the held-out check and the report still run).
+Every decision is stored with its round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .metrics.stats import Estimate
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One candidate as the reviewer sees it: rank order is the list's order."""
+
+    id: str
+    text: str                 # the whole prompt as text ([role] markers for chat prompts)
+    main: str                 # the message an edit rewrites (system message, else first user)
+    estimate: Estimate        # on the dev examples scored so far
+    answers: int              # answers scored (the calls it has cost, the judge's aside)
+    operator: str
+    strategy: str
+    parent_id: str | None
+    parent_text: str | None   # for a diff against the parent
+    round: int                # the round that proposed it (0: the original)
+    status: str               # evaluated | pruned | partial
+    is_original: bool = False
+    is_new: bool = False      # proposed in this round
+
+
+@dataclass(frozen=True)
+class RoundReview:
+    run_id: str
+    round: int
+    rounds: int               # the most rounds the run will do
+    entries: tuple[ReviewEntry, ...]
+    best_id: str
+    calls: int                # model calls paid so far
+    max_calls: int | None
+
+
+@dataclass
+class RoundDecision:
+    """``drop``: candidate ids; ``edits``: (id, new text of its main message); ``add``: prompts
+    written by the person (a whole prompt with [system]/[user] markers, or the text of the
+    original's main message); ``stop``: finalize after this round."""
+
+    drop: list[str] = field(default_factory=list)
+    edits: list[tuple[str, str]] = field(default_factory=list)
+    add: list[str] = field(default_factory=list)
+    stop: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.drop or self.edits or self.add or self.stop)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"drop": list(self.drop), "edits": [list(e) for e in self.edits],
+                "add": list(self.add), "stop": self.stop}
+
+
+Reviewer = Callable[[RoundReview], "RoundDecision | Awaitable[RoundDecision]"]
