@@ -28,7 +28,9 @@ from core import (
     Example,
     ExampleScored,
     Message,
+    ModelCalled,
     PhaseStarted,
+    Progress,
     RoundFinished,
     RunFinished,
     RunWarning,
@@ -657,3 +659,35 @@ async def test_an_interrupted_run_resumes_without_paying_twice(
     with pytest.raises(ConfigError, match="already finished"):
         await resume(stopped["id"], settings)
     store.close()
+
+
+async def test_rounds_progress_and_held_out_answers_are_stored_apart(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    task = sentiment_task()
+    n = len(task.examples)
+    split = task.model_copy(update={"splits": {"train": tuple(range(n - 2)),
+                                               "test": tuple(range(n - 2, n))}})
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+    events: list[Event] = []
+    result = await run(fake_openai, tmp_path, split, events)
+    store = open_store(tmp_path)
+    try:
+        rounds = store.rounds(result.run_id)
+        # round 0 is the baseline; then one row per round, calls never going down
+        assert [r["round"] for r in rounds] == [0, 1, 2]
+        assert rounds[0]["best_id"] == result.original.id
+        assert [r["calls"] for r in rounds] == sorted(r["calls"] for r in rounds)
+        assert rounds[-1]["calls"] <= result.calls
+        made = {r["id"]: r["round"] for r in store.candidates(result.run_id)}
+        assert made[result.original.id] == 0 and set(made.values()) <= {0, 1, 2}
+        # the held-out answers do not overwrite the dev answers of the same example index
+        for cid in {result.original.id, result.best.id}:
+            assert len(store.evaluations(result.run_id, cid, split="test")) == 2
+            assert len(store.evaluations(result.run_id, cid, split="dev")) == result.splits["dev"]
+    finally:
+        store.close()
+    progress = [e for e in events if isinstance(e, Progress)]
+    called = [e for e in events if isinstance(e, ModelCalled)]
+    assert progress and progress[-1].calls == result.calls
+    assert len(called) == result.calls and all(c.key for c in called)

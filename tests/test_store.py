@@ -69,6 +69,31 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
                                 reason="", response_key="k", parts={"label": 0.5}, outcome="ok")
         got = store.db.execute("SELECT parts_json, outcome FROM evaluations WHERE example_index = 1")
         assert got.fetchone() == ('{"label": 0.5}', "ok")
+        # migration 5: old answers are dev answers; a held-out answer with the same index is a
+        # row of its own instead of overwriting the dev one
+        assert store.evaluations("r", "c", split="dev")[0]["score"] == 1.0
+        store.record_evaluation("r", "c", 0, inputs={}, expected=None, answer="t", score=0.0,
+                                reason="", response_key="k2", split="test")
+        assert [e["score"] for e in store.evaluations("r", "c", split="dev")] == [1.0, 0.5]
+        assert [e["answer"] for e in store.evaluations("r", "c", split="test")] == ["t"]
+        assert store.rounds("r") == []
+    finally:
+        store.close()
+
+
+def test_rounds_are_recorded_with_the_decision(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    try:
+        new_run(store)
+        for number in (0, 1):
+            store.record_round("run-1", number, best_id="c1", score=0.5 + number / 10, low=0.3,
+                               high=0.7, n=10, candidates=1 + 2 * number, calls=10 * (number + 1),
+                               cache_hits=0, tokens=100, cost=0.0, elapsed_s=1.5,
+                               decision={"drop": ["c2"], "stop": True} if number else None)
+        rows = store.rounds("run-1")
+        assert [r["round"] for r in rows] == [0, 1]
+        assert rows[0]["decision_json"] is None
+        assert json.loads(rows[1]["decision_json"]) == {"drop": ["c2"], "stop": True}
     finally:
         store.close()
 
