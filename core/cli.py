@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--interactive", action="store_true",
                    help="after each round, review the candidates: accept, drop, edit, add, stop")
 
-    e = sub.add_parser("eval", help="score a prompt: every metric with n and a 95% CI",
+    e = sub.add_parser("eval", help="score a prompt: every metric with n and a 95%% CI",
                        description="Score the task's prompt (or --prompt FILE) on a split of its "
                        "examples: per-metric means with 95% confidence intervals, usage, and "
                        "the worst answers.")
@@ -245,8 +245,19 @@ def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:
     loaded = _load(args)
     if args.interactive and (args.quiet or args.json):
         raise UsageError("--interactive needs the display", "drop -q/--json, or --interactive")
+    if args.interactive and not sys.stdin.isatty():
+        raise UsageError("--interactive reads your answers from a terminal; stdin is not one",
+                         "run it in a terminal, or drop --interactive")
     display = ProgressDisplay(err, quiet=args.quiet or False, verbosity=args.verbose or 0,
                               log_file=args.log_file)
+    try:
+        return _tune(args, loaded, display, out, err)
+    finally:
+        display.close()  # the log file too, also on errors and Ctrl-C
+
+
+def _tune(args: argparse.Namespace, loaded: Any, display: ProgressDisplay, out: Console,
+          err: Console) -> int:
     reviewer = None
     if args.interactive:
         from .cli_interactive import TerminalReviewer

@@ -39,18 +39,26 @@ from .events import (
 from .metrics import make_scorer
 from .metrics.stats import compare_paired, sign_test
 from .models import ModelHub
-from .models.base import Completion, Request
+from .models.base import Completion, Message, Request
 from .plan import answer_tokens, plan_calls
 from .promptfile import parse_prompt_text
 from .render import DemoPool
 from .report.writer import write_reports
 from .result import CandidateResult, TuneResult, explain
-from .review import ReviewEntry, Reviewer, RoundDecision, RoundReview
+from .review import (
+    ReviewEntry,
+    Reviewer,
+    RoundDecision,
+    RoundReview,
+    append_slots,
+    check_slots,
+    is_whole,
+)
 from .splits import assign_splits
 from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
 from .task import Example, Task
-from .templates import TemplateLibrary
+from .templates import TemplateLibrary, prompt_slots
 
 log = logging.getLogger(__name__)
 
@@ -404,8 +412,8 @@ class TuneRun:
         seed = self.settings.tune.seed
         texts = {e.candidate.id: e.candidate.text() for e in self.evaluations.values()}
         ranked = self._scored(n_dev)
-        rest = sorted((e for e in self.evaluations.values() if e not in ranked
-                       and e.candidate.id not in self.dropped),
+        shown = {e.candidate.id for e in ranked} | self.dropped
+        rest = sorted((e for e in self.evaluations.values() if e.candidate.id not in shown),
                       key=lambda e: (-e.mean(), e.candidate.id))
         out = []
         for ev in [*ranked, *rest]:
@@ -430,7 +438,8 @@ class TuneRun:
             best = self._scored(len(dev))[0]
             review = RoundReview(self.run_id, number, self.settings.tune.rounds,
                                  tuple(self._review_entries(number, len(dev))), best.candidate.id,
-                                 self._totals().calls, self.settings.budget.max_calls)
+                                 self._totals().calls, self.settings.budget.max_calls,
+                                 tuple(sorted(self._inputs())))
             got = self.reviewer(review)
             decision: RoundDecision = await got if inspect.isawaitable(got) else got
             self._drop(decision.drop)
@@ -461,6 +470,7 @@ class TuneRun:
             log.info("dropped %s by the reviewer", cid)
 
     def _human_candidates(self, decision: RoundDecision) -> list[Candidate]:
+        """The reviewer's edits (children of what they rewrote) and prompts as candidates."""
         made: list[Candidate | None] = []
         by_id = {e.candidate.id: e.candidate for e in self.evaluations.values()}
         for cid, text in decision.edits:
@@ -469,26 +479,65 @@ class TuneRun:
                 self.emit(RunWarning(self.run_id, f"edit of {cid} ignored: "
                                      + ("no such candidate" if base is None else "empty text")))
                 continue
-            made.append(base.with_main(text.strip(), parents=(cid,), strategy="human",
-                                       operator="edit", generation=base.generation + 1,
-                                       note="edited by the reviewer"))
+            made.append(self._rewrite(base, text, f"edit of {cid}", parents=(cid,),
+                                      operator="edit", generation=base.generation + 1,
+                                      note="edited by the reviewer"))
         for text in decision.add:
             if not text.strip():
                 continue
-            if any(line.strip().lower() in ("[system]", "[user]", "[assistant]")
-                   for line in text.splitlines()):
-                made.append(Candidate(parse_prompt_text(text), parents=(), strategy="human",
-                                      operator="user", note="written by the reviewer"))
+            if is_whole(text):
+                made.append(self._whole_prompt(text))
             else:
-                made.append(self.original.with_main(text.strip(), parents=(self.original.id,),
-                                                    strategy="human", operator="user",
-                                                    generation=1,
-                                                    note="written by the reviewer"))
+                made.append(self._rewrite(self.original, text, "your prompt",
+                                          parents=(self.original.id,), operator="user",
+                                          generation=1, note="written by the reviewer"))
         fresh = self._admit(made)
         if len(fresh) < len([m for m in made if m is not None]):
             self.emit(RunWarning(self.run_id, "a prompt you gave is already a candidate; it was "
                                  "not added again"))
         return fresh
+
+    def _inputs(self) -> frozenset[str]:
+        """The slots a person's prompt may use: the original's and the fields every example has."""
+        fields = [frozenset(e.inputs) for e in self.task.examples]
+        return _slots(self.original) | (frozenset.intersection(*fields) if fields else frozenset())
+
+    def _rewrite(self, base: Candidate, text: str, what: str, **changes: Any) -> Candidate | None:
+        """``base`` with its main message replaced by a person's text: an input slot they left
+        out is appended; a prompt that could not run is refused with a warning."""
+        try:
+            present = check_slots(text, self._inputs())
+        except TaskError as exc:
+            self.emit(RunWarning(self.run_id, f"{what} ignored: {exc}"))
+            return None
+        missing = sorted(prompt_slots(base.messages[base.main_index()].content) - present)
+        if missing:
+            self.emit(RunWarning(self.run_id, f"{what}: appended the input it left out: "
+                                 + ", ".join(missing), level="info"))
+        return base.with_main(append_slots(text.strip(), missing), strategy="human", **changes)
+
+    def _whole_prompt(self, text: str) -> Candidate | None:
+        """A prompt written whole ([system]/[user] markers); inputs it left out go at the end of
+        its last user message."""
+        messages = list(parse_prompt_text(text))
+        try:
+            present = frozenset[str]().union(*(check_slots(m.content, self._inputs())
+                                               for m in messages))
+        except TaskError as exc:
+            self.emit(RunWarning(self.run_id, f"your prompt ignored: {exc}"))
+            return None
+        missing = sorted(_slots(self.original) - present)
+        if missing:
+            users = [i for i, m in enumerate(messages) if m.role == "user"]
+            if users:
+                last = users[-1]
+                messages[last] = Message("user", append_slots(messages[last].content, missing))
+            else:
+                messages.append(Message("user", append_slots("", missing).strip()))
+            self.emit(RunWarning(self.run_id, "your prompt: appended the input it left out: "
+                                 + ", ".join(missing), level="info"))
+        return Candidate(tuple(messages), parents=(), strategy="human", operator="user",
+                         note="written by the reviewer")
 
     async def _confirm(self, evaluator: Evaluator, splits: Splits) -> Confirmation:
         """The search's best against the original on the held-out test split (when there is
@@ -585,6 +634,10 @@ class Confirmation:
     original: Evaluation
     best: Evaluation
     heldout: bool
+
+
+def _slots(cand: Candidate) -> frozenset[str]:
+    return frozenset[str]().union(*(prompt_slots(m.content) for m in cand.messages))
 
 
 def _preview(text: str, width: int = 80) -> str:

@@ -259,11 +259,17 @@ def _usage_from_responses(store: Store, run_id: str) -> dict[str, dict[str, Any]
             for model, calls, pt, ct, lat in cur.fetchall()}
 
 
-def load_run(store: Store, run_id: str) -> RunView:
-    """Everything stored about one run (an id, or a unique prefix of one)."""
+def load_run(store: Store, run_id: str, *, result: dict[str, Any] | None = None) -> RunView:
+    """Everything stored about one run (an id, or a unique prefix of one). ``result``: the run's
+    result JSON when the run row does not hold it yet (the reports written as a run finishes,
+    before the store marks it finished)."""
     run = store.get_run(resolve_run_id(store, run_id))
     rid = str(run["id"])
-    result = json.loads(run["result_json"]) if run.get("result_json") else None
+    if result is not None:
+        run = {**run, "status": result.get("status") or run.get("status"),
+               "best_id": result.get("best_id"), "original_id": result.get("original_id")}
+    elif run.get("result_json"):
+        result = json.loads(run["result_json"])
     task = json.loads(run["task_json"]) if run.get("task_json") else {}
     by_result = {c["id"]: c for c in (result or {}).get("candidates", [])}
     tokens = _prompt_tokens(store, rid)
@@ -316,12 +322,12 @@ def load_run(store: Store, run_id: str) -> RunView:
 def resolve_run_id(store: Store, ref: str) -> str:
     """A run id, a unique prefix of one, or ``last`` (the newest run)."""
     if ref == "last":
-        rows = [r for r in store.runs(limit=5) if not str(r["id"]).startswith(MANUAL_RUN)]
+        rows = _real_runs(store, limit=1)
         if not rows:
             raise PromptTunerError(f"no runs in {store.path}", "tune a prompt first")
         return str(rows[0]["id"])
-    cur = store.db.execute("SELECT id FROM runs WHERE id = ? OR id LIKE ? ORDER BY created_at",
-                           [ref, ref.replace("%", "") + "%"])
+    cur = store.db.execute("SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at",
+                           [len(ref), ref])
     ids = [str(r[0]) for r in cur.fetchall()]
     if ref in ids:
         return ref
@@ -369,10 +375,8 @@ def list_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list
     out = []
     counts = dict(store.db.execute(
         "SELECT run_id, count(*) FROM candidates GROUP BY run_id").fetchall())
-    for run in store.runs(limit=limit + 50, task_name=task):
+    for run in _real_runs(store, task=task, limit=limit):
         rid = str(run["id"])
-        if rid.startswith(MANUAL_RUN):
-            continue
         res = json.loads(run["result_json"]) if run.get("result_json") else None
         baseline = best = None
         improved = significant = None
@@ -389,16 +393,18 @@ def list_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list
             usage = res.get("usage") or {}
             calls = int(res.get("calls") or 0)
             cost = round(sum(float(u.get("cost", 0.0)) for u in usage.values()), 6)
-        else:
+        else:  # unfinished: the dev scores so far, what was paid for so far
+            baseline, best = _dev_so_far(store, run)
             calls = int(store.db.execute("SELECT count(*) FROM responses WHERE run_id = ?",
                                          [rid]).fetchone()[0])
+            last = store.db.execute("SELECT cost FROM rounds WHERE run_id = ? ORDER BY round "
+                                    "DESC LIMIT 1", [rid]).fetchone()
+            cost = float(last[0] or 0.0) if last else 0.0
         out.append(RunSummary(rid, _when(run.get("created_at")), str(run.get("task_name") or ""),
                               str(run.get("target") or ""), str(run.get("status") or ""),
                               baseline, best, improved, significant, p,
                               bool(res and res.get("heldout")), calls, cost,
                               int(counts.get(rid, 0))))
-        if len(out) >= limit:
-            break
     return out
 
 
@@ -476,3 +482,47 @@ def task_versions(store: Store, task_name: str) -> list[VersionView]:
             returned_by=returned.get(r["id"], []), approvals=r["approvals"],
             rejections=r["rejections"], latest_verdict=r["latest_verdict"]))
     return out
+
+
+def _real_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Runs, newest first, without the pseudo-runs that hold people's hand-written versions."""
+    where = "substr(id, 1, ?) != ?" + (" AND task_name = ?" if task else "")
+    args: list[Any] = [len(MANUAL_RUN), MANUAL_RUN, *([task] if task else [])]
+    return list(store.db.table("runs").rows_where(where, args, order_by="created_at desc",
+                                                  limit=limit))
+
+
+def _fully_scored_first(rows: list[dict[str, Any]], original: str | None) -> list[dict[str, Any]]:
+    """Candidate rows with a dev score: those scored on every dev example (``evaluated``) first,
+    then by score, the original winning ties."""
+    scored = [r for r in rows if r.get("n") and r.get("score") is not None
+              and r.get("status") not in ("pruned", "dropped", "partial")]
+    return sorted(scored, key=lambda r: (r.get("status") != "evaluated", -float(r["score"]),
+                                         r["id"] != original))
+
+
+def _dev_so_far(store: Store, run: dict[str, Any]) -> tuple[Estimate | None, Estimate | None]:
+    """An unfinished run's original and best so far, on the dev examples."""
+    rows = store.candidates(str(run["id"]))
+    original = run.get("original_id") or next(
+        (r["id"] for r in rows if r.get("operator") == "original"), None)
+
+    def est(row: dict[str, Any]) -> Estimate | None:
+        return _est(row.get("score"), row.get("ci_low"), row.get("ci_high"), row.get("n"))
+
+    orig = next((est(r) for r in rows if r["id"] == original), None)
+    ranked = _fully_scored_first(rows, original)
+    return orig, (est(ranked[0]) if ranked else None)
+
+
+def best_so_far(view: RunView) -> CandidateView | None:
+    """The best candidate of a run that has no result (yet): the best one scored on every dev
+    example, so that a candidate still racing on a few lucky examples does not count; else the
+    best of what was scored."""
+    fully = [c for c in view.candidates if c.status == "evaluated" and c.dev is not None
+             and c.dev.n]
+    if fully:
+        return sorted(fully, key=lambda c: (-(c.dev.mean if c.dev else 0.0), not c.is_original,
+                                            len(c.text), c.id))[0]
+    ranked = [c for c in view.ranked() if c.dev is not None]
+    return ranked[0] if ranked else None

@@ -9,11 +9,14 @@ Every decision is stored with its round.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import TaskError
 from .metrics.stats import Estimate
+from .promptfile import MARKERS
+from .templates import prompt_slots
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class RoundReview:
     best_id: str
     calls: int                # model calls paid so far
     max_calls: int | None
+    inputs: tuple[str, ...] = ()  # the {{ slots }} a prompt may use (the examples fill them)
 
 
 @dataclass
@@ -67,3 +71,28 @@ class RoundDecision:
 
 
 Reviewer = Callable[[RoundReview], "RoundDecision | Awaitable[RoundDecision]"]
+
+
+def is_whole(text: str) -> bool:
+    """Whether a person's prompt is written whole, with [system]/[user]/[assistant] lines (else
+    it is the text of the original's main message)."""
+    return any(line.strip().lower() in MARKERS for line in text.splitlines())
+
+
+def check_slots(text: str, inputs: Collection[str]) -> frozenset[str]:
+    """The ``{{ slots }}`` of a prompt a person wrote. ``TaskError`` for a template syntax error or
+    a slot no example fills (the run would fail on the first answer)."""
+    slots = prompt_slots(text)
+    unknown = sorted(slots - set(inputs))
+    if unknown:
+        known = ", ".join(f"{{{{ {s} }}}}" for s in sorted(inputs)) or "none"
+        raise TaskError(f"{{{{ {unknown[0]} }}}} is not an input of this task",
+                        f"the inputs are: {known}")
+    return slots
+
+
+def append_slots(text: str, missing: Sequence[str]) -> str:
+    """``text`` with a ``name: {{ name }}`` line for each input it left out."""
+    if not missing:
+        return text
+    return text.rstrip() + "\n\n" + "\n".join(f"{s}: {{{{ {s} }}}}" for s in missing)

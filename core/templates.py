@@ -35,9 +35,15 @@ def templates_dir() -> Path:
                            "reinstall the package")
 
 
+def _is_html(name: str | None) -> bool:
+    """HTML report layouts (``*.html.j2``) escape what they insert; meta-prompts, Markdown and
+    prompt templates insert text as it is."""
+    return name is not None and name.endswith((".html.j2", ".html"))
+
+
 def _env(loader: jinja2.BaseLoader | None = None) -> SandboxedEnvironment:
     return SandboxedEnvironment(
-        loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+        loader=loader, undefined=jinja2.StrictUndefined, autoescape=_is_html,
         keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
     )
 

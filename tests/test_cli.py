@@ -261,3 +261,14 @@ def test_tune_prompt_with_undefined_attribute_fails_as_user_error(
         assert "nosuch" in run["error"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("command", [
+    [], ["tune"], ["eval"], ["compare"], ["lineage"], ["diff"], ["report"], ["runs"], ["show"],
+    ["export"], ["versions"], ["schema"], ["config", "show"], ["cache", "stats"]])
+def test_every_help_page_prints(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse %-formats help strings: a bare "95%" in one crashed `prompt-tuner --help`
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: prompt-tuner" in capsys.readouterr().out

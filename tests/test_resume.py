@@ -20,14 +20,15 @@ from tests.fakes.harness import FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 2
+DECIDE = "Decide the mood of this film review: "
 
 
 def world(server: FakeServer) -> None:
-    """The optimizer always proposes the "Decide:" prompt, which is right on every review; the
-    original is right on the "great" ones only."""
-    rules = [["New prompt:", "<<<\nDecide: {{ text }}\n>>>"]]
+    """The optimizer always proposes the "Decide the mood" prompt, which is right on every
+    review; the original is right on the "great" ones only."""
+    rules = [["New prompt:", f"<<<\n{DECIDE}{{{{ text }}}}\n>>>"]]
     for i in range(N):
-        rules.append([f"Decide: {review(i)}", label(i)])
+        rules.append([f"{DECIDE}{review(i)}", label(i)])
         rules.append([f"Review: {review(i)}", "positive" if i % 2 else "no idea"])
     server.configure(rules=rules, reply="fixed:no idea", latency=0.05)
 
@@ -100,6 +101,7 @@ def test_sigkill_then_resume_sends_no_answered_request_again_and_ends_the_same(
     assert len(sent) - len(want) == len(twice)
 
     assert resumed["run_id"] == run_id
+    assert reference["improved"] and DECIDE in reference["best_prompt"]  # the search found it
     for key in ("best_id", "best_prompt", "baseline_score", "best_score", "p_value", "improved"):
         assert resumed[key] == reference[key], key
     assert resumed["cache_hits"] >= answered  # the stored answers were replayed

@@ -1,5 +1,10 @@
-"""Render a run for people: Markdown and JSON files (HTML and Slack blocks come later)."""
+"""Render a run for people: Markdown, self-contained HTML with charts, JSON and CSV, from the store
+(Slack blocks live with the bot)."""
 
+from .formats import CSV_FIELDS, FORMATS, Format, render_run, run_csv, run_document
+from .html import render_html
+from .markdown import render_markdown_view
 from .writer import render_markdown, write_reports
 
-__all__ = ["render_markdown", "write_reports"]
+__all__ = ["CSV_FIELDS", "FORMATS", "Format", "render_html", "render_markdown",
+           "render_markdown_view", "render_run", "run_csv", "run_document", "write_reports"]

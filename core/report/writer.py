@@ -1,75 +1,55 @@
-"""Write a finished run as ``report.md`` and ``result.json`` in its run folder."""
+"""Write a finished run as ``report.md``, ``report.html`` and ``result.json`` in its run folder.
+
+The reports are rendered from the store, the same way ``prompt-tuner report`` renders any past
+run; they are written just before the store marks the run finished, so the view is given the
+result to show.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import difflib
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..history import RunView, load_run
+from .html import render_html
+from .markdown import prompt_diff, render_markdown_view
 
 if TYPE_CHECKING:
     from ..result import TuneResult
     from ..store import Store
     from ..templates import TemplateLibrary
 
+log = logging.getLogger(__name__)
 
-def prompt_diff(before: str, after: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "original", "best",
-                                 lineterm="", n=2)
-    return "\n".join(lines)
+__all__ = ["prompt_diff", "render_markdown", "write_reports"]
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f} min"
+def _view(result: TuneResult, store: Store) -> RunView:
+    return load_run(store, result.run_id, result=result.to_json())
 
 
 def render_markdown(result: TuneResult, store: Store, templates: TemplateLibrary) -> str:
-    run = store.get_run(result.run_id)
-    started = dt.datetime.fromtimestamp(run["created_at"]).strftime("%Y-%m-%d %H:%M")
-    ranked = sorted(result.candidates, key=lambda c: (c.pruned or c.partial, -c.estimate.mean))
-    candidates = [{
-        "id": c.id, "operator": c.candidate.operator, "strategy": c.candidate.strategy,
-        "parent": c.candidate.parents[0] if c.candidate.parents else "",
-        "score": c.estimate.fmt() + (" (partial)" if c.partial else "")
-        + (" (dropped while racing)" if c.pruned else ""),
-        "test": c.test.fmt() if c.test else "",
-        "chars": len(c.candidate.text()),
-    } for c in ranked]
-    cmp = result.comparison
-    return templates.render(
-        "report/run.md.j2",
-        run={"id": result.run_id, "task_name": result.task_name, "description":
-             json.loads(run["task_json"]).get("description", ""), "target": run["target"],
-             "optimizer": run["optimizer"], "judge": run["judge"], "metric": run["metric"],
-             "n_examples": result.best.estimate.n, "status": result.status, "started": started,
-             "duration": _duration(result.duration_s), "splits": result.splits},
-        original={"id": result.original.id, "score": result.original.estimate.fmt(),
-                  "dev": result.original.dev.fmt() if result.original.dev else ""},
-        best={"id": result.best.id, "score": result.best.estimate.fmt(),
-              "dev": result.best.dev.fmt() if result.best.dev else "",
-              "messages": result.best.candidate.to_json(),
-              "demos": result.best.candidate.demos.describe() if result.best.candidate.demos else "",
-              "answer_prefix": result.best.candidate.answer_prefix or ""},
-        search_best={"id": result.search_best.id,
-                     "score": result.search_best.estimate.fmt()} if result.search_best else None,
-        comparison=None if cmp is None else {
-            "diff": f"{cmp.diff:+.1%}", "ci": f"[{cmp.diff_low:+.1%}, {cmp.diff_high:+.1%}]",
-            "p": f"{cmp.p_value:.3g}", "wins": cmp.b_wins, "losses": cmp.a_wins, "ties": cmp.ties},
-        explanation=result.explanation,
-        measured_on_heldout=result.heldout,
-        diff=prompt_diff(result.original.candidate.text(), result.best.candidate.text()),
-        candidates=candidates, usage=result.usage, warnings=result.warnings,
-    ) + "\n"
+    return render_markdown_view(_view(result, store), templates)
 
 
 def write_reports(result: TuneResult, store: Store, out_dir: Path,
                   templates: TemplateLibrary) -> tuple[str, str]:
+    """Write the three files; returns the paths of the Markdown report and the result JSON. A
+    report that fails to render is logged and left out: the run itself still finishes."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    md_path = out_dir / "report.md"
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     json_path = out_dir / "result.json"
     result.report_path, result.json_path = str(md_path), str(json_path)
-    md_path.write_text(render_markdown(result, store, templates), encoding="utf-8")
+    try:
+        view = _view(result, store)
+        md_path.write_text(render_markdown_view(view, templates), encoding="utf-8")
+        html_path.write_text(render_html(view, store, templates), encoding="utf-8")
+    except Exception:  # a report is a view of the store; never lose the run over one
+        log.exception("could not write the reports of run %s", result.run_id)
+        if not md_path.is_file():
+            result.report_path = ""
     data: dict[str, Any] = result.to_json()
     json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return str(md_path), str(json_path)
+    return result.report_path, str(json_path)
