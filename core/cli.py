@@ -239,6 +239,10 @@ def _print_result(out: Console, result: TuneResult) -> None:
     out.print(f"Calls sent: {result.calls} · cache hits: {result.cache_hits} · "
               f"{result.duration_s:.1f}s · run {result.run_id}")
     out.print(f"Report: {result.report_path}", highlight=False, soft_wrap=True)
+    html = Path(result.report_path).with_name("report.html") if result.report_path else None
+    if html is not None and html.exists():
+        out.print(f"HTML report: {html}", highlight=False, soft_wrap=True)
+    out.print(f"More: {PROG} show {result.run_id}", highlight=False, soft_wrap=True)
 
 
 def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -110,6 +110,8 @@ def explain(orig: CandidateResult, best: CandidateResult, comparison: PairedComp
         "opro": "a prompt the optimizer wrote from the scored trajectory",
         "mutate": f"an evolved mutation of {parent}",
         "crossover": "an evolved crossover of two prompts",
+        "user": "a prompt written by the reviewer",
+        "edit": f"the reviewer's edit of {parent}",
     }.get(c.operator, f"made by {c.operator} from {parent}")
     if c.parents and c.parents[0] == orig.id:
         how = how.replace(parent, "the original")

@@ -83,8 +83,9 @@ def rounds_chart(view: RunView) -> Markup:
             x_axis(f, list(zip(xs, shown, strict=True)))]
     base = rounds[0].best.mean
     body.append(el("line", x1=f.x0, x2=f.x1, y1=y(base), y2=y(base), class_="ref"))
-    body.append(el("text", f"baseline {pct(base)}", x=f.x0 + 4, y=y(base) + 14,
-                   class_="ref-label"))
+    if y(base) + 14 <= f.y0 - 4:  # on the x axis, the baseline point's own label says it
+        body.append(el("text", f"baseline {pct(base)}", x=f.x0 + 4, y=y(base) + 14,
+                       class_="ref-label"))
     band = [(xs[i], y(r.best.high)) for i, r in enumerate(rounds)]
     band += [(xs[i], y(r.best.low)) for i, r in reversed(list(enumerate(rounds)))]
     if len(rounds) > 1:
@@ -225,8 +226,10 @@ def pareto_chart(view: RunView) -> Markup:
         if on or c.is_best or c.is_original:
             tag = "★ " if c.is_best else "◆ " if c.is_original else ""
             left = cx > f.x1 - 70
-            body.append(el("text", tag + c.id[:6], x=cx - 8 if left else cx + 8, y=cy + 15,
-                           class_="point-label", text_anchor="end" if left else None))
+            below = cy + 15 <= f.y0 - 4  # else above: the x axis's labels are underneath
+            body.append(el("text", tag + c.id[:6], x=cx - 8 if left else cx + 8,
+                           y=cy + 15 if below else cy - 9, class_="point-label",
+                           text_anchor="end" if left else None))
     body.append(legend(f.x1, 14, [("front-swatch", "Pareto front"), ("cand", "candidate")]))
     return svg(name, W, H, label, *body)
 
