@@ -292,6 +292,10 @@ def report_files(report_path: str, run_id: str, task_name: str) -> list[Upload]:
     if path is None or not path.is_file():
         return []
     markdown = path.read_text(encoding="utf-8")
-    title = f"prompt-tuner report: {task_name} ({run_id})"
-    return [Upload(f"report-{run_id}.html", markdown_to_html(markdown, title), "Report (HTML)"),
+    charts = path.with_name("report.html")  # the core's report with charts, when it wrote one
+    if charts.is_file():
+        page = charts.read_text(encoding="utf-8")
+    else:  # a run from before the HTML report: its Markdown, rendered
+        page = markdown_to_html(markdown, f"prompt-tuner report: {task_name} ({run_id})")
+    return [Upload(f"report-{run_id}.html", page, "Report (HTML)"),
             Upload(f"report-{run_id}.md", markdown, "Report (Markdown)")]
