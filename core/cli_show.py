@@ -133,9 +133,9 @@ def verdict(view: RunView) -> Text:
     alpha = float(cmp.get("alpha") or 0.05)
     text = Text(f"difference {cmp['diff']:+.0%} [{cmp['diff_low']:+.0%}, {cmp['diff_high']:+.0%}]"
                 f" · better on {cmp.get('b_wins', '?')}, worse on {cmp.get('a_wins', '?')} "
-                f"examples · p={cmp['p_value']:.3g}")
-    if cmp.get("test_name"):
-        text.append(f" ({cmp['test_name']})", "dim")
+                f"examples · p={cmp['p_value']:.3g} (paired permutation)")
+    if cmp.get("test_name") and cmp.get("test_p") is not None:
+        text.append(f" · {cmp['test_name']} p={cmp['test_p']:.3g}", "dim")
     text.append("\n→ ")
     if significant and improved:
         text.append(f"significant at {alpha:g}: the best prompt is returned", "bold green")
