@@ -42,11 +42,7 @@ def run(args: argparse.Namespace, out: Console, settings: Settings) -> int:
     main)."""
     if args.command not in COMMANDS:
         raise PromptTunerError(f"unknown command {args.command}", "see `prompt-tuner --help`")
-    path = settings.store_file()
-    if not path.exists():
-        raise PromptTunerError(f"no store at {path}",
-                               "tune a prompt first, or point --store at the store of your runs")
-    store = Store(path)
+    store = Store.existing(settings.store_file())
     try:
         run_id = resolve_run_id(store, args.run_id)
         fmt: Format = args.format

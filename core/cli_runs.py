@@ -101,11 +101,7 @@ def run(args: argparse.Namespace, out: Console, settings: Settings) -> int:
     CLI's main)."""
     if args.command not in COMMANDS:
         raise PromptTunerError(f"unknown command {args.command}", "see `prompt-tuner --help`")
-    path = settings.store_file()
-    if not path.exists():
-        raise PromptTunerError(f"no store at {path}",
-                               "tune a prompt first, or point --store at the store of your runs")
-    store = Store(path)
+    store = Store.existing(settings.store_file())
     try:
         return _dispatch(store, args, out)
     except BrokenPipeError:  # `prompt-tuner export RUN | head`: the reader has all it wants

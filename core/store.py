@@ -101,6 +101,14 @@ class Store:
         self.db = open_database(path, "the store", "store_path")
         self.migrate()
 
+    @classmethod
+    def existing(cls, path: Path) -> Store:
+        """Open a store that must already exist (commands that read history never create one)."""
+        if not path.exists():
+            raise PromptTunerError(f"no store at {path}", "tune a prompt first, or point --store "
+                                   "at the store of your runs")
+        return cls(path)
+
     # -- schema -----------------------------------------------------------------------------------
     def schema_version(self) -> int:
         return schema_version(self.db)
