@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import random
 import secrets as pysecrets
@@ -91,6 +92,10 @@ class TuneRun:
         self.round = 0                                   # the round now running (0: baseline)
         self.made_in: dict[str, int] = {}                # candidate id -> the round that made it
         self.dropped: set[str] = set()                   # taken out by a person
+        # resumed: the rounds already reviewed, with what the reviewer decided (None: accepted)
+        self.reviewed: dict[int, dict[str, Any] | None] = {
+            r["round"]: json.loads(r["decision_json"]) if r["decision_json"] else None
+            for r in store.rounds(self.run_id) if r["round"] > 0} if resume else {}
         self._split: dict[str, str] = {}                 # candidate id -> split now being scored
         self._last_progress = 0.0
         self.seen: set[str] = set()
@@ -375,8 +380,12 @@ class TuneRun:
             if proposed:
                 self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(dev)))
                 await self._race(evaluator, proposed, dev, incumbent)
-            decision = await self._review(number, evaluator, dev, proposed) \
-                if self.reviewer is not None else None
+            if number in self.reviewed:  # resumed: this round's review is on record
+                decision = await self._replay_decision(self.reviewed.pop(number), evaluator, dev)
+            elif self.reviewer is not None:
+                decision = await self._review(number, evaluator, dev, proposed)
+            else:
+                decision = None
             best = self._scored(len(dev))[0]
             self._record_round(number, best, decision)
             self.emit(RoundFinished(self.run_id, number, best.candidate.id,
@@ -442,18 +451,32 @@ class TuneRun:
                                  tuple(sorted(self._inputs())))
             got = self.reviewer(review)
             decision: RoundDecision = await got if inspect.isawaitable(got) else got
-            self._drop(decision.drop)
-            made = self._human_candidates(decision)
-            total.drop += decision.drop
-            total.edits += decision.edits
-            total.add += decision.add
-            total.stop = total.stop or decision.stop
-            if made:
-                self.emit(PhaseStarted(self.run_id, "evaluate", len(made) * len(dev),
-                                       "the reviewer's prompts"))
-                await self._score(evaluator, made, dev)
+            total.merge(decision)
+            made = await self._carry_out(decision, evaluator, dev)
             if not made or decision.stop:
                 return total
+
+    async def _carry_out(self, decision: RoundDecision, evaluator: Evaluator,
+                         dev: Sequence[Example]) -> list[Candidate]:
+        """Drop, then score the reviewer's prompts on dev; returns the prompts it scored."""
+        self._drop(decision.drop)
+        made = self._human_candidates(decision)
+        if made:
+            self.emit(PhaseStarted(self.run_id, "evaluate", len(made) * len(dev),
+                                   "the reviewer's prompts"))
+            await self._score(evaluator, made, dev)
+        return made
+
+    async def _replay_decision(self, stored: dict[str, Any] | None, evaluator: Evaluator,
+                               dev: Sequence[Example]) -> RoundDecision | None:
+        """A resumed run's round that was already reviewed: carry out what the reviewer decided
+        then, step by step, instead of asking again."""
+        if stored is None:
+            return None
+        decision = RoundDecision.from_json(stored)
+        for step in decision.in_steps():
+            await self._carry_out(step, evaluator, dev)
+        return decision
 
     def _drop(self, ids: Sequence[str]) -> None:
         for cid in ids:

@@ -60,14 +60,38 @@ class RoundDecision:
     edits: list[tuple[str, str]] = field(default_factory=list)
     add: list[str] = field(default_factory=list)
     stop: bool = False
+    # a round's whole decision: the reviewer's answers one by one, when there were several (an
+    # edit may rewrite a prompt the same person added a step before)
+    steps: list[RoundDecision] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not (self.drop or self.edits or self.add or self.stop)
 
+    def merge(self, step: RoundDecision) -> None:
+        self.drop += step.drop
+        self.edits += step.edits
+        self.add += step.add
+        self.stop = self.stop or step.stop
+        self.steps.append(step)
+
+    def in_steps(self) -> list[RoundDecision]:
+        """The answers to carry out in order (one, unless there were several)."""
+        return list(self.steps) or [self]
+
     def to_json(self) -> dict[str, Any]:
-        return {"drop": list(self.drop), "edits": [list(e) for e in self.edits],
-                "add": list(self.add), "stop": self.stop}
+        out: dict[str, Any] = {"drop": list(self.drop), "edits": [list(e) for e in self.edits],
+                               "add": list(self.add), "stop": self.stop}
+        if len(self.steps) > 1:
+            out["steps"] = [step.to_json() for step in self.steps]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoundDecision:
+        return cls(drop=[str(d) for d in data.get("drop", [])],
+                   edits=[(str(e[0]), str(e[1])) for e in data.get("edits", [])],
+                   add=[str(a) for a in data.get("add", [])], stop=bool(data.get("stop")),
+                   steps=[cls.from_json(s) for s in data.get("steps", [])])
 
 
 Reviewer = Callable[[RoundReview], "RoundDecision | Awaitable[RoundDecision]"]

@@ -19,7 +19,7 @@ import pexpect
 import pytest
 from rich.console import Console
 
-from core import load_settings, load_task, tune
+from core import load_settings, load_task, resume, tune
 from core.cli_interactive import TerminalReviewer
 from core.metrics.stats import Estimate
 from core.review import ReviewEntry, RoundDecision, RoundReview
@@ -56,6 +56,59 @@ def rows(db: Path, sql: str, *args: Any) -> list[dict[str, Any]]:
 
 
 # -- the engine, with a scripted reviewer ------------------------------------------------------------
+
+
+async def test_a_resumed_run_carries_out_the_reviews_on_record_instead_of_asking_again(
+    fake_server: StartFakeServer, tmp_path: Path
+) -> None:
+    server = fake_server("openai")
+    spec = f"openai:fake@{server.base_url}"
+    task = load_task(film_task(tmp_path))
+    edited = "Say positive or negative, in one word: {{ text }}"
+
+    def settings(name: str) -> Any:
+        return load_settings(flags={
+            "models.target": spec, "models.optimizer": spec,
+            "store_path": str(tmp_path / f"{name}.db"), "run_dir": str(tmp_path / name),
+            "cache.enabled": False, "tune.strategy": "refine", "tune.rounds": 3,
+            "tune.variations": 2, "tune.seed": 7, "tune.patience": 3}).settings
+
+    def script(leave_in_round: int | None) -> Any:
+        """Round 1: add a prompt, then edit that prompt (two steps), then accept; later rounds:
+        accept — or leave (an error) in ``leave_in_round``."""
+        def reviewer(rv: RoundReview) -> RoundDecision:
+            if rv.round == leave_in_round:
+                raise RuntimeError("the reviewer left")
+            mine = [e for e in rv.entries if e.text == MINE]
+            if rv.round == 1 and not mine:
+                return RoundDecision(add=[MINE])
+            if rv.round == 1 and not any(e.text == edited for e in rv.entries):
+                return RoundDecision(edits=[(mine[0].id, edited)])
+            return RoundDecision()
+        return reviewer
+
+    world(server)
+    reference = await tune(task, settings("ref"), reviewer=script(None))
+    want = sorted(json.dumps(r["body"], sort_keys=True) for r in server.requests())
+    server.reset()
+    world(server)
+
+    with pytest.raises(RuntimeError, match="the reviewer left"):
+        await tune(task, settings("run"), reviewer=script(2), run_id="r1")
+    assert rows(tmp_path / "run.db", "select status from runs") == [{"status": "failed"}]
+    resumed = await resume("r1", settings("run"))  # nobody to ask: round 1's review is on record
+
+    sent = sorted(json.dumps(r["body"], sort_keys=True) for r in server.requests())
+    assert sent == want  # the same requests as the uninterrupted run, none of them twice
+    assert (resumed.best.id, resumed.improved) == (reference.best.id, reference.improved)
+    assert {c.id for c in resumed.candidates} == {c.id for c in reference.candidates}
+    human = rows(tmp_path / "run.db", "select messages_json, operator from candidates "
+                 "where strategy = 'human' order by operator")
+    assert [(json.loads(r["messages_json"])[0]["content"], r["operator"]) for r in human] == [
+        (edited, "edit"), (MINE, "user")]
+    stored = [json.loads(r["decision_json"] or "null") for r in
+              rows(tmp_path / "run.db", "select decision_json from rounds order by round")]
+    assert [len(d["steps"]) if d else 0 for d in stored] == [0, 3, 0, 0]
 
 
 async def test_the_engine_carries_out_drops_edits_additions_and_a_stop_and_stores_them(
@@ -109,9 +162,12 @@ async def test_the_engine_carries_out_drops_edits_additions_and_a_stop_and_store
     assert max(r["round"] for r in cands.values()) == 1  # stopped: no round 2
     (rnd0, rnd1) = rows(store, "select * from rounds order by round")
     assert (rnd0["round"], rnd1["round"], rnd0["decision_json"]) == (0, 1, None)
-    assert json.loads(rnd1["decision_json"]) == {
+    stored = json.loads(rnd1["decision_json"])
+    first_step = {
         "drop": [decide.id, original.id], "edits": [[original.id, "Opinion: {{ text }}"]],
-        "add": [MINE, "Label the film review.", "Use {{ title }}", WHOLE], "stop": True}
+        "add": [MINE, "Label the film review.", "Use {{ title }}", WHOLE], "stop": False}
+    assert stored == {**first_step, "stop": True, "steps": [
+        first_step, {"drop": [], "edits": [], "add": [], "stop": True}]}
     asks = [r for r in server.requests() if "New prompt:" in json.dumps(r["body"])]
     assert len(asks) == 2  # the two round-1 variations; nothing proposed after the stop
     assert any("original prompt cannot be dropped" in w for w in result.warnings)
