@@ -115,6 +115,8 @@ class TuneRun:
 
     def _record_response(self, spec: str, key: str, request: Request, comp: Completion) -> None:
         self.store.record_response(self.run_id, spec, key, request.key_dict(), comp.to_json())
+        if self.on_event is None:
+            return
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         self.emit(ModelCalled(self.run_id, spec, key[:12], comp.prompt_tokens,
                               comp.completion_tokens, round(comp.latency_s, 4), comp.finish_reason,

@@ -106,7 +106,7 @@ class EvalReport:
 
 
 def _est(e: Estimate) -> dict[str, Any]:
-    return {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n}
+    return e.to_json()
 
 
 @dataclass

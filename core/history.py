@@ -361,7 +361,7 @@ class RunSummary:
 
     def to_json(self) -> dict[str, Any]:
         def est(e: Estimate | None) -> dict[str, Any] | None:
-            return None if e is None else {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n}
+            return None if e is None else e.to_json()
 
         return {"id": self.id, "started": self.started, "task": self.task, "target": self.target,
                 "status": self.status, "baseline": est(self.baseline), "best": est(self.best),

@@ -39,7 +39,7 @@ class CandidateResult:
 
 
 def _est(e: Estimate | None) -> dict[str, float | int] | None:
-    return None if e is None else {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n}
+    return None if e is None else e.to_json()
 
 
 @dataclass

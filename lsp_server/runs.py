@@ -149,7 +149,7 @@ async def evaluate(server: PromptTunerServer, uri: str, key: str | None) -> dict
                f"({', '.join(f'{k} {v}' for k, v in sorted(got.outcomes.items()))})")
     server.evaluations[(uri, report.site.key)] = (report.site.text.strip(), est, got.target)
     server.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info, message))
-    return {"mean": est.mean, "low": est.low, "high": est.high, "n": est.n, "message": message,
+    return {**est.to_json(), "message": message,
             "outcomes": got.outcomes, "text": text_of(task.messages, report.site.text)}
 
 

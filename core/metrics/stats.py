@@ -30,6 +30,9 @@ class Estimate:
             return f"{self.mean:.0%} [{self.low:.0%}, {self.high:.0%}] (n={self.n})"
         return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}] (n={self.n})"
 
+    def to_json(self) -> dict[str, float | int]:
+        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
+
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """Wilson score interval for k successes in n trials."""

@@ -4,7 +4,7 @@
 from .formats import CSV_FIELDS, FORMATS, Format, render_run, run_csv, run_document
 from .html import render_html
 from .markdown import render_markdown_view
-from .writer import render_markdown, write_reports
+from .writer import write_reports
 
-__all__ = ["CSV_FIELDS", "FORMATS", "Format", "render_html", "render_markdown",
-           "render_markdown_view", "render_run", "run_csv", "run_document", "write_reports"]
+__all__ = ["CSV_FIELDS", "FORMATS", "Format", "render_html", "render_markdown_view",
+           "render_run", "run_csv", "run_document", "write_reports"]

@@ -38,7 +38,7 @@ def render_run(view: RunView, store: Store, fmt: Format,
 
 
 def _est(e: Estimate | None) -> dict[str, Any] | None:
-    return None if e is None else {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n}
+    return None if e is None else e.to_json()
 
 
 def _candidate(c: CandidateView, front: set[str]) -> dict[str, Any]:

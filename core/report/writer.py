@@ -23,15 +23,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["prompt_diff", "render_markdown", "write_reports"]
+__all__ = ["prompt_diff", "write_reports"]
 
 
 def _view(result: TuneResult, store: Store) -> RunView:
     return load_run(store, result.run_id, result=result.to_json())
-
-
-def render_markdown(result: TuneResult, store: Store, templates: TemplateLibrary) -> str:
-    return render_markdown_view(_view(result, store), templates)
 
 
 def write_reports(result: TuneResult, store: Store, out_dir: Path,
