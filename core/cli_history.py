@@ -18,6 +18,7 @@ from rich.tree import Tree
 
 from .config import Settings
 from .errors import PromptTunerError
+from .history import resolve_run_id
 from .lineage import (
     Node,
     candidate_text,
@@ -33,6 +34,7 @@ from .store import Store
 
 COMMANDS = ("lineage", "diff")
 _NOTE_WIDTH = 60
+_RUN_HELP = "a run id, a unique prefix of one, or `last` (see `prompt-tuner runs`)"
 
 
 def add_parsers(sub: argparse._SubParsersAction[Any],
@@ -43,7 +45,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
                         description="Show every candidate of a run under the one it came from "
                         "(a crossover under its first parent), with operator, generation and "
                         "score; the original and the best are marked.")
-    lg.add_argument("run_id", metavar="RUN_ID", help="a run id (see `prompt-tuner runs`)")
+    lg.add_argument("run_id", metavar="RUN_ID", help=_RUN_HELP)
     common(lg)
     lg.add_argument("--json", action="store_true", help="print the nodes as one JSON list")
 
@@ -51,7 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
                        description="Word diff of CANDIDATE against OTHER, or against its first "
                        "parent when OTHER is left out. A candidate is an id, a unique prefix of "
                        "4+ characters, `original` or `best`.")
-    d.add_argument("run_id", metavar="RUN_ID", help="a run id (see `prompt-tuner runs`)")
+    d.add_argument("run_id", metavar="RUN_ID", help=_RUN_HELP)
     d.add_argument("candidate", metavar="CANDIDATE", help="the newer prompt")
     d.add_argument("other", metavar="OTHER", nargs="?",
                    help="the prompt to compare against (default: CANDIDATE's first parent)")
@@ -66,9 +68,10 @@ def run(args: argparse.Namespace, out: Console, settings: Settings) -> int:
         raise PromptTunerError(f"unknown command {args.command}", "see `prompt-tuner --help`")
     store = Store.existing(settings.store_file())
     try:
+        run_id = resolve_run_id(store, args.run_id)  # a full id, a unique prefix, or `last`
         if args.command == "lineage":
-            return _lineage(store, args, out)
-        return _diff(store, args, out)
+            return _lineage(store, run_id, args, out)
+        return _diff(store, run_id, args, out)
     finally:
         store.close()
 
@@ -162,15 +165,15 @@ def _emit_json(out: Console, data: Any) -> None:
         out.out(text, highlight=False)
 
 
-def _lineage(store: Store, args: argparse.Namespace, out: Console) -> int:
-    roots = lineage(store, args.run_id)
+def _lineage(store: Store, run_id: str, args: argparse.Namespace, out: Console) -> int:
+    roots = lineage(store, run_id)
     if args.json:
         _emit_json(out, [node.to_json(depth) for depth, node in walk(roots)])
         return 0
     if out.is_terminal:
-        out.print(lineage_tree(store, args.run_id, roots))
+        out.print(lineage_tree(store, run_id, roots))
     else:
-        for line in lineage_lines(store, args.run_id, roots):
+        for line in lineage_lines(store, run_id, roots):
             out.out(line, highlight=False)
     if not roots:
         out.print(Text("(no candidates stored for this run)", "dim"))
@@ -238,12 +241,12 @@ def _words(segments: list[tuple[str, str]], op: str) -> int:
     return sum(len(part.split()) for kind, part in segments if kind == op)
 
 
-def _diff(store: Store, args: argparse.Namespace, out: Console) -> int:
-    new = resolve_candidate(store, args.run_id, args.candidate)
-    old, old_in_run = _against(store, args.run_id, new, args.other)
+def _diff(store: Store, run_id: str, args: argparse.Namespace, out: Console) -> int:
+    new = resolve_candidate(store, run_id, args.candidate)
+    old, old_in_run = _against(store, run_id, new, args.other)
     segments = word_diff(candidate_text(old), candidate_text(new))
     if args.json:
-        _emit_json(out, {"run_id": args.run_id, "old": _summary(old, old_in_run),
+        _emit_json(out, {"run_id": run_id, "old": _summary(old, old_in_run),
                          "new": _summary(new, True),
                          "segments": [{"op": op, "text": part} for op, part in segments]})
         return 0

@@ -2,31 +2,44 @@
 
 Precedence (lowest first): built-in defaults < profile < config file < environment
 (``PROMPT_TUNER_*``, ``__`` between nested names) < CLI flags. Secrets (API keys) come only from
-the environment, as ``SecretStr``; they are never printed, logged or written.
+the environment, as ``SecretStr``; they are never printed, logged or written. Which endpoint may
+receive which key is the operator's choice (``key_bindings``), never a task file's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from .budget import BudgetLimits
 from .errors import ConfigError
+from .models.endpoints import BadURL, parse_url
 from .models.limits import RateLimits
-from .yamlio import load_yaml
 
 ENV_PREFIX = "PROMPT_TUNER_"
 CONFIG_NAMES = ("prompt-tuner.yaml", "prompt-tuner.yml", "prompt-tuner.json")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Settings whose keys are data (model specs, model names, URLs), not nested setting names.
+_DATA_KEYED = ("model_limits", "prices", "profiles", "key_bindings")
 
 
 class _Strict(BaseModel):
@@ -120,6 +133,27 @@ class Settings(_Strict):
     store_path: Path | None = Field(default=None, description="default: user data dir")
     run_dir: Path | None = Field(default=None, description="where reports go")
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict, description="user profiles")
+    key_bindings: dict[str, str] = Field(default_factory=dict, description=(
+        "API keys for endpoints other than the providers' own hosts: base URL -> name of the "
+        "environment variable holding its key, e.g. {\"https://gpu1.lan:8000/v1\": \"VLLM_API_KEY\"}. "
+        "A URL gets the key when it has the same scheme, host and port and lies at or under the "
+        "bound path. OPENAI_API_KEY, ANTHROPIC_API_KEY and HF_TOKEN otherwise go only to "
+        "api.openai.com, api.anthropic.com and router.huggingface.co (https); any other URL gets "
+        "no key, which is what a local server needs. Set it in the environment "
+        "(PROMPT_TUNER_KEY_BINDINGS as JSON) or in a config file named with --config; task files "
+        "and config files found in the working directory cannot bind keys"))
+
+    @field_validator("key_bindings")
+    @classmethod
+    def _check_key_bindings(cls, value: dict[str, str]) -> dict[str, str]:
+        for url, name in value.items():
+            try:
+                parse_url(url)
+            except BadURL as exc:
+                raise ValueError(f"bad base URL '{url}': {exc}") from None
+            if not ENV_NAME.match(name):
+                raise ValueError(f"'{name}' (bound to {url}) is not an environment variable name")
+        return value
 
     def limits_for(self, spec: str) -> RateLimits:
         return self.model_limits.get(spec, self.limits)
@@ -138,14 +172,43 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir("prompt-tuner"))
 
 
+PROVIDER_KEYS = {"OPENAI_API_KEY": "openai_api_key", "ANTHROPIC_API_KEY": "anthropic_api_key",
+                 "HF_TOKEN": "hf_token"}
+
+
 class Secrets(BaseSettings):
-    """API keys, from the environment only."""
+    """API keys, from the environment only: the providers' three, and the ones ``key_bindings``
+    names (read by :func:`load_settings`)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     hf_token: SecretStr | None = Field(default=None, validation_alias="HF_TOKEN")
+    _bound: dict[str, SecretStr] = PrivateAttr(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        """The key held by environment variable ``name`` (a provider's or a bound one)."""
+        field = PROVIDER_KEYS.get(name)
+        secret: SecretStr | None = getattr(self, field) if field else self._bound.get(name)
+        if secret is None:
+            return None
+        return secret.get_secret_value() or None
+
+    def with_bound(self, names: Iterable[str], environ: Mapping[str, str]) -> Secrets:
+        """A copy that also holds the keys of the bound variables ``names`` that are set."""
+        copy = self.model_copy()
+        copy._bound = {n: SecretStr(environ[n]) for n in names
+                       if n not in PROVIDER_KEYS and environ.get(n)}
+        return copy
+
+    def names(self) -> list[str]:
+        """Every variable this object can hold a key for: the providers' and the bound ones."""
+        return [*PROVIDER_KEYS, *sorted(self._bound)]
+
+    def all_values(self) -> list[str]:
+        """Every key that is set, for redaction."""
+        return [v for v in (self.get(n) for n in self.names()) if v]
 
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -193,7 +256,7 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v and k not in ("model_limits", "prices", "profiles"):
+        if isinstance(v, Mapping) and v and k not in _DATA_KEYED:
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v
@@ -224,17 +287,16 @@ def find_config_file(explicit: Path | None, cwd: Path | None = None) -> Path | N
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
+    """A config file's settings, read within the task files' limits (size, depth, aliases) and
+    with YAML 1.2 scalars; every problem is one ConfigError line naming the file (and line)."""
+    from .errors import TaskError
+    from .task import parse_document, read_text_file  # the task module imports the models layer
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}", "check the path") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" line {line + 1}" if line is not None else ""
-        raise ConfigError(f"{path}{where}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}",
-                          "fix the syntax") from None
+        text = read_text_file(path, "config file")
+        data = parse_document(text, path, json_format=path.suffix == ".json")
+    except TaskError as exc:
+        raise ConfigError(exc.message, exc.hint) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -300,11 +362,29 @@ def load_settings(
         for key, value in _flatten(layer).items():
             merged[key] = value
             sources[key] = label
+    if config_file is None and file_path is not None:
+        _refuse_found_bindings(file_path, file_layer, user_profiles)
     try:
         settings = Settings.model_validate(_unflatten(merged))
     except ValidationError as exc:
         raise _describe(exc, sources) from None
-    return LoadedSettings(settings, sources, Secrets(), file_path)
+    return LoadedSettings(settings, sources, load_secrets(settings), file_path)
+
+
+def load_secrets(settings: Settings) -> Secrets:
+    """The API keys in the environment: the providers' three and those ``key_bindings`` names."""
+    return Secrets().with_bound(settings.key_bindings.values(), os.environ)
+
+
+def _refuse_found_bindings(path: Path, file_layer: Mapping[str, Any],
+                           profiles: Mapping[str, Any]) -> None:
+    """A config file found in the working directory may come with a cloned repository or an
+    opened workspace, like a task file: it must not choose where API keys go."""
+    layers = [file_layer, *(p for p in profiles.values() if isinstance(p, Mapping))]
+    if any("key_bindings" in layer for layer in layers):
+        raise ConfigError(f"{path}: key_bindings in a config file found in the working directory "
+                          "is not trusted to send API keys",
+                          f"name the file with --config {path}, or set PROMPT_TUNER_KEY_BINDINGS")
 
 
 def describe_settings(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
@@ -315,10 +395,10 @@ def describe_settings(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
         src = loaded.sources.get(key) or next(
             (s for k, s in loaded.sources.items() if key.startswith(k + ".")), "default")
         rows.append((key, json.dumps(flat[key]), src))
-    for field_name, alias in (("openai_api_key", "OPENAI_API_KEY"),
-                              ("anthropic_api_key", "ANTHROPIC_API_KEY"), ("hf_token", "HF_TOKEN")):
-        secret = getattr(loaded.secrets, field_name)
-        rows.append((f"secrets.{alias}", "'**********'" if secret else "(not set)", "environment"))
+    bound = loaded.settings.key_bindings.values()
+    for name in dict.fromkeys([*PROVIDER_KEYS, *sorted(bound)]):
+        shown = "'**********'" if loaded.secrets.get(name) else "(not set)"
+        rows.append((f"secrets.{name}", shown, "environment"))
     return rows
 
 

@@ -1,8 +1,15 @@
 """Reading example records from files: JSONL, JSON, CSV and TSV, with line numbers.
 
 Every record comes back with the place it came from (``file line N`` or ``file record N``) so a
-bad one can be named exactly. Lines are read with a size cap: a runaway 50 MB line is refused
-with its line number instead of being parsed.
+bad one can be named exactly. Data files are untrusted and read within limits, each refused in
+one line naming the file (and the line where there is one):
+
+- a file of at most :data:`MAX_DATA_BYTES` (64 MiB, a few hundred MiB once parsed) and
+  :data:`MAX_RECORDS` examples: prompt tuning scores every example with a model call, so a larger
+  set is a mistake or wants sampling first;
+- a line (a JSONL record, a CSV row) of at most :data:`MAX_RECORD_BYTES`: a runaway 50 MB line is
+  refused with its line number instead of being parsed;
+- JSON nested at most 100 levels deep (:mod:`core.jsonio`).
 """
 
 from __future__ import annotations
@@ -16,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TaskError
+from .jsonio import load_json
 
 MAX_RECORD_BYTES = 1 << 20  # one example larger than 1 MiB is a mistake, not data
+MAX_DATA_BYTES = 64 << 20
+MAX_RECORDS = 100_000
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv"}
 
 
@@ -41,10 +51,19 @@ def read_records(path: Path) -> list[Record]:
         raise TaskError(f"data file not found: {path}",
                         "check the path (it is relative to the task file)")
     fmt = data_format(path)
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise TaskError(f"{path}: the file is empty", "add one example per record")
+    if size > MAX_DATA_BYTES:
+        raise TaskError(f"{path}: the data file is larger than {MAX_DATA_BYTES >> 20} MiB",
+                        f"keep a sample of at most {MAX_RECORDS:,} examples")
     reader = {"jsonl": _jsonl, "json": _json, "csv": _csv, "tsv": _tsv}[fmt]
-    records = list(reader(path))
+    records: list[Record] = []
+    for record in reader(path):
+        if len(records) == MAX_RECORDS:
+            raise TaskError(f"{record.where}: more than {MAX_RECORDS:,} examples in the file",
+                            "keep a sample (prompt tuning scores every example with a model call)")
+        records.append(record)
     if not records:
         raise TaskError(f"{path}: no examples in the file", "add one example per record")
     return records
@@ -75,21 +94,23 @@ def _jsonl(path: Path) -> Iterator[Record]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-        except ValueError as exc:
-            msg = exc.args[0] if exc.args else "syntax error"
-            raise TaskError(f"{path} line {lineno}: not valid JSON ({str(msg)[:60]})",
+            data = load_json(line)
+        except json.JSONDecodeError as exc:
+            raise TaskError(f"{path} line {lineno}: not valid JSON ({exc.msg[:60]})",
                             "write one JSON object per line") from None
         yield Record(data, f"{path} line {lineno}")
 
 
 def _json(path: Path) -> Iterator[Record]:
-    if path.stat().st_size > 256 * MAX_RECORD_BYTES:
-        raise TaskError(f"{path}: a JSON file over 256 MiB", "use JSONL for large datasets")
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise TaskError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise TaskError(f"{path} line {line}: not UTF-8 text", "save the file as UTF-8") from None
+    del raw
+    try:
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         raise TaskError(f"{path} line {exc.lineno}: not valid JSON: {exc.msg}",
                         "fix the syntax") from None

@@ -21,7 +21,7 @@ from typing import Any
 
 from .budget import Budget
 from .candidate import Candidate
-from .config import Secrets, Settings
+from .config import Secrets, Settings, load_secrets
 from .errors import BudgetExhausted, ConfigError, PromptTunerError, TaskError
 from .evaluator import Evaluation, Evaluator, ExampleResult
 from .events import (
@@ -707,7 +707,7 @@ async def tune(
         if status in ("finished", "budget_exhausted"):
             raise ConfigError(f"run {run_id} has already finished ({status})",
                               "start a new run instead")
-    run = TuneRun(task, settings, secrets or Secrets(), store, on_event, use_cache, run_id,
+    run = TuneRun(task, settings, secrets or load_secrets(settings), store, on_event, use_cache, run_id,
                   resume=resume, reviewer=reviewer)
     try:
         try:

@@ -105,3 +105,26 @@ class ContextLengthExceeded(RequestRejected):
 
 class ModelUnavailable(ModelError):
     """Every attempt failed; the message names the model, the endpoint and the last failure."""
+
+
+def first_user_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error a person needs from a task group's failure: the first ``PromptTunerError`` (or
+    Ctrl-C) anywhere in the group, depth first; else its first error (a bug, shown as one)."""
+    found = _first_of(group)
+    return found if found is not None else _leaf(group)
+
+
+def _first_of(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            inner = _first_of(exc)
+            if inner is not None:
+                return inner
+        elif isinstance(exc, PromptTunerError | KeyboardInterrupt):
+            return exc
+    return None
+
+
+def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _leaf(first) if isinstance(first, BaseExceptionGroup) else first

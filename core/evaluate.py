@@ -10,16 +10,17 @@ evaluation costs nothing and an A/B test reuses every answer it already has.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .budget import Budget
 from .candidate import Candidate
 from .config import Secrets, Settings
-from .errors import PromptTunerError
+from .errors import PromptTunerError, first_user_error
 from .evaluator import Evaluation, Evaluator
 from .metrics import JudgeConsistency, Scorer, judges_of, make_scorer
 from .metrics.pairwise import PairwiseJudge, PairwiseResult
@@ -203,6 +204,16 @@ class _Session:
         )
 
 
+@contextlib.contextmanager
+def _one_error() -> Iterator[None]:
+    """Answers are scored in task groups, which wrap what fails; a caller (the CLI, Slack, the
+    editor) needs the first real error, a ``PromptTunerError`` with its hint when there is one."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        raise first_user_error(group) from group
+
+
 def _examples(task: Task, split: str | None, limit: int | None) -> tuple[str, list[Example]]:
     name = split or "all"
     examples = list(task.split(split))
@@ -223,7 +234,8 @@ async def evaluate_prompt(task: Task, settings: Settings, *, secrets: Secrets | 
     split_name, examples = _examples(task, split, limit)
     session = _Session(task, settings, secrets, use_cache)
     try:
-        ev = await session.run(prompt or task.messages, examples, max(1, repeat))
+        with _one_error():
+            ev = await session.run(prompt or task.messages, examples, max(1, repeat))
         if not ev.results:
             raise PromptTunerError("the budget ran out before any example was scored",
                                    "raise --max-calls")
@@ -248,43 +260,54 @@ async def compare_prompts(task: Task, settings: Settings,
     session = _Session(task, settings, secrets, use_cache)
     seed = settings.tune.seed
     try:
-        evs = await asyncio.gather(*(session.run(msgs, examples, 1) for _, msgs in prompts))
+        with _one_error():
+            async with asyncio.TaskGroup() as group:  # one failure stops the other prompts' calls
+                runs = [group.create_task(session.run(msgs, examples, 1)) for _, msgs in prompts]
+        evs = [run.result() for run in runs]
         shared = sorted(set.intersection(*(set(ev.results) for ev in evs)))
         if not shared:
             raise PromptTunerError("the budget ran out before any example was scored by both "
                                    "prompts", "raise --max-calls")
         reports = [session.report(ev, examples, split_name, 1, started, worst) for ev in evs]
-        base = evs[0]
-        raw: list[tuple[str, PairedComparison, dict[str, PairedComparison]]] = []
-        a = [base.example_score(i) for i in shared]
-        for (name, _), ev in zip(prompts[1:], evs[1:], strict=True):
-            b = [ev.example_score(i) for i in shared]
-            per_metric = {}
-            if len(session.scorer.names) > 1:
-                for metric in session.scorer.names:
-                    per_metric[metric] = compare_paired(
-                        [base.results[i].parts.get(metric, 0.0) for i in shared],
-                        [ev.results[i].parts.get(metric, 0.0) for i in shared],
-                        alpha=alpha, seed=seed)
-            overall = compare_paired(a, b, alpha=alpha, seed=seed)
-            if overall.needed_n is None and len(prompts) > 2:
-                # significant before Holm, maybe not after: keep the sample-size hint at hand
-                strict = alpha / (len(prompts) - 1)
-                overall = replace(overall, needed_n=sample_size_paired(a, b, alpha=strict))
-            raw.append((name, overall, per_metric))
-        adjusted = holm([c.p_value for _, c, _ in raw])
-        matchups = [Matchup(name, c, per, p_adj, _verdict(c, p_adj, alpha))
-                    for (name, c, per), p_adj in zip(raw, adjusted, strict=True)]
+        matchups = _matchups(session, [name for name, _ in prompts], evs, shared, alpha, seed)
         if pairwise:
             judge = PairwiseJudge(session.hub.get(settings.models.judge), session.templates, task,
                                   seed=seed)
             picked = [examples[i] for i in shared]
+            base = evs[0]
             for m, ev in zip(matchups, evs[1:], strict=True):
-                m.pairwise = await judge.compare(picked, [base.results[i].answer for i in shared],
-                                                 [ev.results[i].answer for i in shared])
+                with _one_error():
+                    m.pairwise = await judge.compare(picked, [base.results[i].answer for i in shared],
+                                                     [ev.results[i].answer for i in shared])
         return ComparisonReport([n for n, _ in prompts], reports, matchups, alpha, len(shared))
     finally:
         await session.hub.aclose()
+
+
+def _matchups(session: _Session, names: list[str], evs: list[Evaluation], shared: list[int],
+              alpha: float, seed: int) -> list[Matchup]:
+    """Every challenger against the baseline (``evs[0]``) on the shared examples, Holm-corrected."""
+    base = evs[0]
+    raw: list[tuple[str, PairedComparison, dict[str, PairedComparison]]] = []
+    a = [base.example_score(i) for i in shared]
+    for name, ev in zip(names[1:], evs[1:], strict=True):
+        b = [ev.example_score(i) for i in shared]
+        per_metric = {}
+        if len(session.scorer.names) > 1:
+            for metric in session.scorer.names:
+                per_metric[metric] = compare_paired(
+                    [base.results[i].parts.get(metric, 0.0) for i in shared],
+                    [ev.results[i].parts.get(metric, 0.0) for i in shared],
+                    alpha=alpha, seed=seed)
+        overall = compare_paired(a, b, alpha=alpha, seed=seed)
+        if overall.needed_n is None and len(names) > 2:
+            # significant before Holm, maybe not after: keep the sample-size hint at hand
+            strict = alpha / (len(names) - 1)
+            overall = replace(overall, needed_n=sample_size_paired(a, b, alpha=strict))
+        raw.append((name, overall, per_metric))
+    adjusted = holm([c.p_value for _, c, _ in raw])
+    return [Matchup(name, c, per, p_adj, _verdict(c, p_adj, alpha))
+            for (name, c, per), p_adj in zip(raw, adjusted, strict=True)]
 
 
 def _verdict(c: PairedComparison, p_adjusted: float, alpha: float) -> str:

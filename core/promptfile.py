@@ -9,16 +9,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from .errors import TaskError
 from .models.base import Message, Role
-from .task import Task, check_examples
-from .yamlio import load_yaml
+from .task import Task, check_examples, parse_document, read_text_file
 
 MARKERS = {"[system]": "system", "[user]": "user", "[assistant]": "assistant"}
 
@@ -67,16 +63,9 @@ def load_prompt(ref: str, task: Task) -> tuple[Message, ...]:
     if not path.is_file():
         raise TaskError(f"prompt file not found: {ref}",
                         "give a file with the prompt text, or `task` for the task's own prompt")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TaskError(f"cannot read prompt file {ref}: {exc}", "save it as UTF-8 text") from None
+    text = read_text_file(path, "prompt file")
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise TaskError(f"{ref}: not valid {path.suffix[1:].upper()}: {str(exc)[:80]}",
-                            "fix the syntax") from None
+        data = parse_document(text, ref, json_format=path.suffix.lower() == ".json")
         messages = _from_data(data, ref)
     else:
         messages = parse_prompt_text(text)

@@ -73,33 +73,44 @@ def _answer(demo: Example, prefix: str | None) -> str:
 
 
 async def render(candidate: Candidate, example: Example, pool: DemoPool | None) -> tuple[Message, ...]:
-    """The messages for one example: slots filled, demonstrations placed."""
-    filled = [Message(m.role, render_prompt(m.content, example.inputs)) for m in candidate.messages]
+    """The messages for one example: slots filled, demonstrations placed. Templates are filled in
+    a worker thread: a prompt template is untrusted, and even within its limits (about 0.2 s, see
+    ``core.template_limits``) it must not hold up the event loop, where every concurrent
+    evaluation would otherwise render its own copy back to back before the first error stops them."""
+    filled = await asyncio.to_thread(_fill, candidate.messages, example)
     demos = candidate.demos
     if demos is None or pool is None or not len(pool):
-        return tuple(filled)
+        return filled
     picked = await _pick(demos, example, pool)
     if not picked:
-        return tuple(filled)
+        return filled
+    return await asyncio.to_thread(_with_demos, candidate, filled, [pool.examples[i] for i in picked])
+
+
+def _fill(messages: Sequence[Message], example: Example) -> tuple[Message, ...]:
+    return tuple(Message(m.role, render_prompt(m.content, example.inputs)) for m in messages)
+
+
+def _with_demos(candidate: Candidate, filled: tuple[Message, ...],
+                shots: Sequence[Example]) -> tuple[Message, ...]:
     last_user = max((i for i, m in enumerate(candidate.messages) if m.role == "user"), default=None)
     if last_user is None:
-        return tuple(filled)
+        return filled
     template = candidate.messages[last_user].content
-    shots = [pool.examples[i] for i in picked]
-    if demos.placement == "turns":
+    if candidate.demos is not None and candidate.demos.placement == "turns":
         turns: list[Message] = []
         for shot in shots:
             turns.append(Message("user", render_prompt(template, shot.inputs)))
             turns.append(Message("assistant", _answer(shot, candidate.answer_prefix)))
-        return tuple(filled[:last_user] + turns + filled[last_user:])
+        return filled[:last_user] + tuple(turns) + filled[last_user:]
     blocks = []
     for shot in shots:
         answer = (_answer(shot, candidate.answer_prefix) if candidate.answer_prefix
                   else f"Answer: {shot.expected or ''}")
         blocks.append(f"{render_prompt(template, shot.inputs).strip()}\n{answer}")
     lead = "Examples:\n\n" + "\n\n".join(blocks) + "\n\nNow this one:\n"
-    filled[last_user] = Message("user", lead + filled[last_user].content)
-    return tuple(filled)
+    main = filled[last_user]
+    return (*filled[:last_user], Message("user", lead + main.content), *filled[last_user + 1:])
 
 
 async def _pick(demos: Demos, example: Example, pool: DemoPool) -> list[int]:

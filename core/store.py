@@ -5,6 +5,11 @@ prompt is the same version in every run of a task, and its parents give the line
 written as it happens; reports, history and resume read it back.
 
 Schema changes are numbered migrations applied in order on open; never edit a released one.
+
+Commands that only read (runs, show, report, export, versions, lineage, diff) open the store with
+:meth:`Store.existing`: read-only, so they work on a store nobody may write and never create one.
+A store of an older schema is upgraded by the first command that can write it, a read command
+included; where the file cannot be written, the command says so in one line instead of guessing.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from .errors import PromptTunerError
-from .sqlitedb import migrate, open_database, schema_version
+from .sqlitedb import Place, migrate, open_migrated, schema_version
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -95,26 +100,35 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def store_place(path: Path) -> Place:
+    """The store's file, as errors name it."""
+    return Place(path, "the store", "--store / store_path",
+                 corrupt_hint=f"move it aside (e.g. `mv {path} {path}.broken`) and run again; "
+                 "a new, empty store is started")
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """``read_only``: nothing is created or written (see the module's docstring)."""
         self.path = path
-        self.db = open_database(path, "the store", "store_path")
-        self.migrate()
+        self.read_only = read_only
+        self.db = open_migrated(store_place(path), MIGRATIONS, read_only=read_only)
 
     @classmethod
     def existing(cls, path: Path) -> Store:
-        """Open a store that must already exist (commands that read history never create one)."""
+        """Open a store that must already exist, read-only (commands that read history)."""
         if not path.exists():
             raise PromptTunerError(f"no store at {path}", "tune a prompt first, or point --store "
                                    "at the store of your runs")
-        return cls(path)
+        return cls(path, read_only=True)
 
     # -- schema -----------------------------------------------------------------------------------
     def schema_version(self) -> int:
         return schema_version(self.db)
 
     def migrate(self) -> None:
-        migrate(self.db, MIGRATIONS, f"the store {self.path}", "store_path")
+        place = store_place(self.path)
+        migrate(self.db, MIGRATIONS, place.name, place.setting)
 
     # -- writes -------------------------------------------------------------------------------------
     def create_run(self, run_id: str, *, task_name: str, task: dict[str, Any],

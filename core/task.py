@@ -33,10 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .datasets import Record, read_records
 from .errors import TaskError
+from .jsonio import load_json
 from .models.base import Message
+from .scalars import WrittenFloat
 from .splits import SPLIT_NAMES, assign_splits
 from .templates import prompt_slots
-from .yamlio import load_yaml
+from .yamlio import MAX_YAML_CHARS, line_of, load_yaml, yaml_problem
 
 MetricName = Literal["auto", "exact", "contains", "label", "judge"]
 EXPECTED = "expected"
@@ -248,6 +250,19 @@ def _value_type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _as_text(value: str | int | float | bool) -> str:
+    """An expected answer as the file wrote it: ``true`` stays "true" (not Python's "True"), and
+    numbers print as written (``1.50``, see :mod:`core.scalars`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _names(record: dict[Any, Any], most: int = 10) -> str:
+    names = [str(k) for k in list(record)[:most]]
+    return ", ".join(names) + (", …" if len(record) > most else "")
+
+
 def _example(record: Any, where: str, mapping: DatasetSpec | None = None) -> Example:
     if not isinstance(record, dict):
         raise TaskError(f"{where}: an example must be a mapping of fields, got {_value_type(record)}",
@@ -262,7 +277,7 @@ def _example(record: Any, where: str, mapping: DatasetSpec | None = None) -> Exa
         for slot, column in mapping.inputs.items():
             if column not in record:
                 raise TaskError(f"{where}: no column '{column}' (dataset.inputs.{slot})",
-                                f"add it, or map '{slot}' to one of: {', '.join(map(str, record))}")
+                                f"add it, or map '{slot}' to one of: {_names(record)}")
             inputs[slot] = record[column]
         meta = {k: record[k] for k in meta_keys if k in record}
     else:
@@ -278,36 +293,79 @@ def _example(record: Any, where: str, mapping: DatasetSpec | None = None) -> Exa
     if expected is not None and not isinstance(expected, SCALARS):
         raise TaskError(f"{where}: field '{expected_key}' must be text, got {_value_type(expected)}",
                         "write the expected answer as a string")
-    return Example(inputs=inputs, expected=None if expected is None else str(expected),
+    # a number that prints differently from how it was written (1.50) is kept as its text, so a
+    # prompt shows what the file says, also after a resume reads the task back from the store
+    inputs = {k: str(v) if isinstance(v, WrittenFloat) else v for k, v in inputs.items()}
+    for part, fields in (("inputs", inputs), ("meta", meta)):
+        odd = next((k for k in fields if not isinstance(k, str)), None) if isinstance(fields, dict) else None
+        if odd is not None:
+            raise TaskError(f"{where}: field name {odd!r} in {part} is not text",
+                            "quote it, e.g. '1': ... instead of 1: ...")
+    return Example(inputs=inputs, expected=None if expected is None else _as_text(expected),
                    meta=meta if isinstance(meta, dict) else {"value": meta})
+
+
+MAX_TASK_FILE_BYTES = MAX_YAML_CHARS  # 8 MiB; examples beyond that belong in a data file
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """A task or prompt file's text: at most :data:`MAX_TASK_FILE_BYTES`, UTF-8, or a TaskError
+    naming the file (and the line of a bad byte)."""
+    try:
+        with path.open("rb") as fh:  # read at most one byte past the cap, whatever stat says
+            raw = fh.read(MAX_TASK_FILE_BYTES + 1)
+    except OSError as exc:
+        raise TaskError(f"cannot read {what} {path}: {exc.strerror or exc}", "check the file") from None
+    if len(raw) > MAX_TASK_FILE_BYTES:
+        raise TaskError(f"{path}: the {what} is larger than {MAX_TASK_FILE_BYTES >> 20} MiB",
+                        "put large example sets in a data file (dataset: {file: ...})")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise TaskError(f"{path} line {line}: not UTF-8 text", "save the file as UTF-8") from None
+
+
+def parse_document(text: str, path: Path | str, json_format: bool) -> Any:
+    """The data of a YAML or JSON file, within the limits of :mod:`core.yamlio` and
+    :mod:`core.jsonio`; every problem is a one-line TaskError naming the file and line."""
+    try:
+        return load_json(text) if json_format else load_yaml(text)
+    except json.JSONDecodeError as exc:
+        raise TaskError(f"{path} line {exc.lineno}: not valid JSON: {exc.msg}",
+                        "fix the syntax") from None
+    except yaml.YAMLError as exc:
+        line, problem, hint = yaml_problem(exc, text)
+        where = f" line {line}" if line is not None else ""
+        raise TaskError(f"{path}{where}: {problem}", hint) from None
 
 
 def _load_data(path: Path) -> Any:
     if not path.is_file():
         raise TaskError(f"task file not found: {path}", "check the path, or give a prompt in quotes")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TaskError(f"cannot read task file {path}: {exc}", "check the file") from None
-    try:
-        return json.loads(text) if path.suffix == ".json" else load_yaml(text)
-    except json.JSONDecodeError as exc:
-        raise TaskError(f"{path} line {exc.lineno}: not valid JSON: {exc.msg}",
-                        "fix the syntax") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise TaskError(f"{path}{where}: not valid YAML: {problem}", "fix the syntax") from None
+    text = read_text_file(path, "task file")
+    data = parse_document(text, path, json_format=path.suffix.lower() == ".json")
+    return _FileData(data, text) if isinstance(data, dict) else data
+
+
+class _FileData(dict[str, Any]):
+    """A task file's top-level mapping with the file's text, so a schema error can name its line."""
+
+    def __init__(self, data: dict[str, Any], text: str) -> None:
+        super().__init__(data)
+        self.text = text
 
 
 _FIELDS = "name, description, prompt, examples, examples_file, dataset, splits, metric, metrics, " \
           "labels, rubric, models"
 
 
-def _validation_error(path: Path | str, exc: ValidationError) -> TaskError:
+def _validation_error(path: Path | str, exc: ValidationError, data: Any = None) -> TaskError:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    at = err["loc"][:-1] if err["type"] == "missing" else err["loc"]  # a missing field: its parent
+    line = line_of(data.text, at) if isinstance(data, _FileData) and at else None
+    path = f"{path} line {line}" if line is not None else path
     if err["type"] == "extra_forbidden":
         hint = f"allowed: {_FIELDS}" if len(err["loc"]) == 1 else "check the spelling in the docs"
         return TaskError(f"{path}: unknown field '{loc}'", hint)
@@ -319,14 +377,15 @@ def _validation_error(path: Path | str, exc: ValidationError) -> TaskError:
     return TaskError(f"{path}: field '{loc}': {msg}", "fix that field")
 
 
-def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None) -> Task:
+def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None, *,
+                   import_code: bool = True) -> Task:
     if not isinstance(data, dict):
         raise TaskError(f"{source}: a task file must be a mapping (name, prompt, examples…)",
                         "see examples/sentiment.tune.yaml")
     try:
         spec = TaskFile.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(source, exc) from None
+        raise _validation_error(source, exc, data) from None
     base = base_dir or Path.cwd()
     if isinstance(spec.prompt, str):
         messages: tuple[Message, ...] = (Message("user", spec.prompt),)
@@ -351,7 +410,7 @@ def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None) 
                 models=spec.models, source=str(source))
     if spec.splits is not None:
         task = task.model_copy(update={"splits": _splits(task, spec.splits, len(pool), fixed)})
-    check_task(task, [r.where for r in records])
+    check_task(task, [r.where for r in records], import_code=import_code)
     return task
 
 
@@ -376,9 +435,10 @@ def _splits(task: Task, spec: SplitSpec, n_pool: int,
     return {name: out[name] for name in SPLIT_NAMES if name in out}
 
 
-def check_task(task: Task, wheres: list[str] | None = None) -> None:
+def check_task(task: Task, wheres: list[str] | None = None, *, import_code: bool = True) -> None:
     """Load-time checks: every slot is filled by every example, with a value that is text or a
-    number; the metrics' settings are valid and they have what they need."""
+    number; the metrics' settings are valid and they have what they need. ``import_code=False``
+    checks custom metrics' references without importing them (see ``load_task``)."""
     try:
         slots = task.slots()
     except TaskError as exc:  # a template syntax error: say which file it is in
@@ -390,7 +450,7 @@ def check_task(task: Task, wheres: list[str] | None = None) -> None:
     check_examples(task.examples, slots, wheres)
     from .metrics.registry import check_metrics  # metrics import this module
 
-    check_metrics(task, wheres)
+    check_metrics(task, wheres, import_code=import_code)
 
 
 def check_examples(examples: tuple[Example, ...] | list[Example], slots: frozenset[str],
@@ -409,9 +469,12 @@ def check_examples(examples: tuple[Example, ...] | list[Example], slots: frozens
                                 f"{_value_type(value)}", "write the value as a string")
 
 
-def load_task(path: Path) -> Task:
+def load_task(path: Path, *, import_code: bool = True) -> Task:
+    """Load and check a task file. A custom metric's code is imported to check it (the CLI: the
+    user ran it); ``import_code=False`` only reads and parses it, for task files nobody vouched
+    for (the editor's workspace), and a run imports it when it builds the metric."""
     data = _load_data(path)
-    return task_from_dict(data, path, base_dir=path.parent)
+    return task_from_dict(data, path, base_dir=path.parent, import_code=import_code)
 
 
 def quick_task(prompt: str, description: str | None = None) -> Task:

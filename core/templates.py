@@ -4,7 +4,9 @@ Two kinds of template go through here:
 - files in ``templates/`` (meta-prompts for strategies and the judge, report layouts), loaded
   through a loader whose compiled templates expire after a TTL so edits show up in a long-lived
   bot or language server;
-- prompt templates written by users or proposed by the optimizer (``{{ field }}`` slots).
+- prompt templates written by users or proposed by the optimizer (``{{ field }}`` slots):
+  untrusted, so they get their own environment with time and size limits
+  (``core.template_sandbox``, ``core.template_limits``).
 
 Values are inserted as data: a dataset value that contains ``{{ x }}`` stays literal text.
 """
@@ -21,8 +23,11 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import template_limits as budgets
 from .errors import PromptTunerError, TaskError
 from .models.base import Message, Role
+from .template_limits import LIMITS, LimitExceeded, TemplateLimits
+from .template_sandbox import GuardedEnvironment
 
 
 def templates_dir() -> Path:
@@ -107,18 +112,40 @@ class TemplateLibrary:
         return tuple(messages)
 
 
-_prompt_env = _env()
+_prompt_env = GuardedEnvironment(LIMITS)
+_FIX = "fix the {{ }} / {% %} syntax in the prompt"
+_SMALLER = "a prompt template fills in {{ fields }}; keep its loops, repetition and numbers small"
 
 
 @lru_cache(maxsize=4096)
 def compile_prompt(text: str) -> tuple[jinja2.Template, frozenset[str]]:
-    """Compile a prompt template; raises TaskError with the line of a syntax error."""
+    """Compile a prompt template (untrusted: see ``core.template_sandbox``); every failure is a
+    TaskError naming the line. Compiling evaluates nothing, and its cost is bounded by the
+    template's token count."""
+    _check_source(text, LIMITS)
     try:
         parsed = _prompt_env.parse(text)
-        return _prompt_env.from_string(text), frozenset(jinja2.meta.find_undeclared_variables(parsed))
+        slots = frozenset(jinja2.meta.find_undeclared_variables(parsed))
+        return _prompt_env.from_string(parsed), slots
+    except Exception as exc:
+        raise template_error(exc) from None
+
+
+def _check_source(text: str, limits: TemplateLimits) -> None:
+    if len(text) > limits.source_chars:
+        raise TaskError(f"the prompt template is {len(text):,} characters long; the limit is "
+                        f"{limits.source_chars:,}", "shorten it")
+    if "{" not in text:
+        return
+    tokens = 0
+    try:
+        for _ in _prompt_env.lex(text):
+            tokens += 1
+            if tokens > limits.compile_tokens:
+                raise TaskError(f"the prompt template has more than {limits.compile_tokens:,} "
+                                "Jinja tokens", "use fewer {{ }} and {% %} tags")
     except jinja2.TemplateSyntaxError as exc:
-        raise TaskError(f"prompt template line {exc.lineno}: {exc.message}",
-                        "fix the {{ }} / {% %} syntax in the prompt") from None
+        raise template_error(exc) from None
 
 
 def prompt_slots(text: str) -> frozenset[str]:
@@ -126,16 +153,55 @@ def prompt_slots(text: str) -> frozenset[str]:
 
 
 def render_prompt(text: str, values: Mapping[str, Any]) -> str:
+    """Fill a prompt template's slots, within the limits of ``core.template_limits``: at most
+    about 0.2 s, and text a few times the inputs' size; every failure is a one-line TaskError."""
     template, slots = compile_prompt(text)
     missing = sorted(slots - values.keys())
     if missing:
         raise TaskError(f"prompt slot {{{{ {missing[0]} }}}} has no value",
                         "add that field to every example or remove the slot")
+    token = budgets.start(budgets.Budget(LIMITS, budgets.allowance(text, values)))
     try:
-        return template.render(**values)
-    except jinja2.exceptions.SecurityError as exc:
-        raise TaskError(f"prompt template does something unsafe: {exc}",
-                        "use plain {{ field }} slots") from None
-    except jinja2.exceptions.UndefinedError as exc:
-        raise TaskError(f"prompt template refers to something undefined: {exc}",
-                        "use plain {{ field }} slots") from None
+        return template.render(values)
+    except Exception as exc:
+        raise template_error(exc) from None
+    finally:
+        budgets.stop(token)
+
+
+def template_error(exc: BaseException) -> TaskError:
+    """One line for anything a prompt template raised, with its line when known."""
+    if isinstance(exc, TaskError):
+        return exc
+    line = exc.lineno if isinstance(exc, jinja2.TemplateSyntaxError) else _template_line(exc)
+    where = f"prompt template line {line}" if line else "prompt template"
+    detail = " ".join(str(getattr(exc, "message", None) or exc).split())
+    if len(detail) > 200:
+        detail = detail[:197] + "..."
+    if isinstance(exc, LimitExceeded):
+        return TaskError(f"{where} {detail}", _SMALLER)
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return TaskError(f"{where} does something unsafe: {detail}", "use plain {{ field }} slots")
+    if isinstance(exc, jinja2.exceptions.UndefinedError):
+        return TaskError(f"{where} refers to something undefined: {detail}",
+                         "use plain {{ field }} slots")
+    if isinstance(exc, RecursionError) or (isinstance(exc, SyntaxError)
+                                           and not isinstance(exc, jinja2.TemplateSyntaxError)):
+        return TaskError(f"{where} is nested too deeply or calls a macro without end",
+                         "use fewer nested tags, brackets and macro calls")
+    if isinstance(exc, MemoryError):
+        return TaskError(f"{where} needs too much memory", _SMALLER)
+    if isinstance(exc, jinja2.TemplateError):
+        return TaskError(f"{where}: {detail}", _FIX)
+    return TaskError(f"{where}: {type(exc).__name__}: {detail}" if detail
+                     else f"{where}: {type(exc).__name__}", "fix the expression on that line")
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line Jinja put in the traceback (its frames are named ``<template>``)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -11,6 +11,7 @@ from core import PromptTunerError
 from .analysis import SiteReport
 from .edits import workspace_edit
 from .linking import task_for
+from .runs import may_run
 from .server import PromptTunerServer
 
 OPTIMIZE = "promptTuner.optimize"
@@ -29,11 +30,24 @@ def _action(title: str, command: str, args: dict[str, Any],
 
 
 def _why_not_tunable(server: PromptTunerServer, uri: str, report: SiteReport) -> str | None:
-    if any(i.code in ("template-syntax", "undefined-variable", "task-error") and
+    if any(i.code in ("template-syntax", "undefined-variable", "task-error", "outside-workspace") and
            server.options.severity_of(i.code) == "error" for i in report.issues):
         return "fix the errors in this prompt first"
     try:
         task_for(server.analyses[uri].path, report.site, report.link, server.root)
+        may_run(server, report)
+    except PromptTunerError as exc:
+        return str(exc)
+    return None
+
+
+def _why_not_evaluable(server: PromptTunerServer, report: SiteReport) -> str | None:
+    if report.link.task is None and report.link.error:
+        return report.link.error
+    if report.link.task is None or not report.link.task.examples:
+        return "evaluating needs a linked task with examples"
+    try:
+        may_run(server, report)
     except PromptTunerError as exc:
         return str(exc)
     return None
@@ -67,9 +81,7 @@ def code_actions(server: PromptTunerServer, params: lsp.CodeActionParams) -> lis
     else:
         out.append(_action("Optimize this prompt", OPTIMIZE, args,
                            _why_not_tunable(server, uri, report)))
-    has_examples = report.link.task is not None and bool(report.link.task.examples)
-    out.append(_action("Evaluate this prompt", EVALUATE, args,
-                       None if has_examples else "evaluating needs a linked task with examples"))
+    out.append(_action("Evaluate this prompt", EVALUATE, args, _why_not_evaluable(server, report)))
     out.append(_action("Show prompt history", HISTORY, args))
     if params.context.only:
         out = [a for a in out if any(str(a.kind).startswith(str(k)) for k in params.context.only)]

@@ -1,16 +1,20 @@
 """One document, analysed: its prompts, the task each is linked to, and every finding placed in
-the document. No model is called; task files are read once per change on disk, the store a few
-times a minute at most, and unchanged prompts are not re-checked."""
+the document. No model is called and no workspace code is imported; task files are read once per
+change on disk, the store a few times a minute at most, and unchanged prompts are not re-checked.
+
+A failure while checking one prompt is reported on that prompt (and logged with its traceback)
+while the rest of the document keeps its diagnostics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
-from core import LoadedSettings, Settings, Task, resolve_models
+from core import LoadedSettings, PromptTunerError, Settings, Task, resolve_models
 
 from .checks import Finding, PromptFacts, run_checks
 from .checks.template import template_variables
@@ -22,6 +26,9 @@ from .options import ServerOptions
 from .sites import Note, PromptSite
 from .spans import LineIndex, Span
 from .tokens import estimate_tokens
+from .trust import endpoint_fix, endpoint_reason
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,34 +67,48 @@ class DocAnalysis:
 
 class Analyzer:
     def __init__(self, options: ServerOptions, loaded: LoadedSettings, root: Path | None,
-                 history: Callable[[], History | None]) -> None:
+                 history: Callable[[], History | None],
+                 folders: Callable[[], Sequence[Path]] = tuple) -> None:
         self.options = options
         self.loaded = loaded
         self.root = root
+        self.folders = folders  # the workspace folders, resolved
         self.tasks = TaskCache()
         self.history = history
         self._checked: dict[tuple[object, ...], list[Finding]] = {}
 
     def analyse(self, path: Path, kind: DocKind, text: str) -> DocAnalysis:
         index = LineIndex(text)
-        if kind == "python":
-            sites, notes = find_python_prompts(text, self.options.prompt_names, index)
-        elif kind == "task":
-            sites, notes = find_task_prompt(text)
-        else:
-            sites, notes = find_file_prompt(text)
+        try:
+            if kind == "python":
+                sites, notes = find_python_prompts(text, self.options.prompt_names, index)
+            elif kind == "task":
+                sites, notes = find_task_prompt(text)
+            else:
+                sites, notes = find_file_prompt(text)
+        except Exception as exc:
+            return DocAnalysis(path, kind, text, index, [], [_failure(exc, f"reading {path.name}")])
         issues = [self._note(n) for n in notes]
         reports = []
         for site in sites:
-            link = link_for(path, site, self.tasks)
-            report = self._report(path, site, link)
+            try:
+                link = link_for(path, site, self.tasks, self.folders())
+                report = self._report(path, site, link)
+            except Exception as exc:
+                issues.append(_failure(exc, f"checking {site.key}", Span(site.span.start,
+                                                                         site.span.start)))
+                continue
             reports.append(report)
             if kind == "task" and link.error:
-                issues.append(Issue("task-error", link.error, "fix the task file", line=link.line or 0))
+                issues.append(Issue(link.code, link.error, link.fix, line=link.line or 0))
         if kind == "task" and not sites:
-            link = self.tasks.load(path)
+            try:
+                link = self.tasks.load(path)
+            except Exception as exc:
+                issues.append(_failure(exc, f"loading {path.name}"))
+                link = Link(path, None)
             if link.error:
-                issues.append(Issue("task-error", link.error, "fix the task file", line=link.line or 0))
+                issues.append(Issue(link.code, link.error, link.fix, line=link.line or 0))
         return DocAnalysis(path, kind, text, index, reports, issues)
 
     @staticmethod
@@ -108,9 +129,13 @@ class Analyzer:
         for f in self._findings(site, link):
             span = site.doc_span(f.start + lead, f.end + lead)
             report.issues.append(Issue(f.code, f.message, f.fix, span=span))
+        first_line = site.doc_span(0, _first_line_end(text) + lead)
         if link.path is not None and link.error and site.kind != "task":
-            report.issues.append(Issue("task-error", f"linked task: {link.error}", "fix the task file",
-                                       span=site.doc_span(0, _first_line_end(text) + lead)))
+            message = f"linked task: {link.error}" if link.code == "task-error" else link.error
+            report.issues.append(Issue(link.code, message, link.fix, span=first_line))
+        refused = endpoint_reason(task) if task is not None else None
+        if task is not None and refused is not None:
+            report.issues.append(Issue("task-endpoint", refused, endpoint_fix(task), span=first_line))
         edited = self._edited(report)
         if edited is not None:
             report.issues.append(edited)
@@ -178,6 +203,19 @@ class Analyzer:
                      span=report.site.doc_span(lead, lead + _first_line_end(text.strip())))
 
 
+def _failure(exc: Exception, doing: str, span: Span | None = None) -> Issue:
+    """The one diagnostic that stands for a failure: a user error says itself; anything else is
+    a bug, logged with its traceback."""
+    if isinstance(exc, PromptTunerError):
+        return Issue("analysis-failed", f"{doing}: {exc.message}", exc.hint, span=span,
+                     line=None if span else 0)
+    log.error("prompt-tuner could not finish %s", doing, exc_info=exc)
+    return Issue("analysis-failed",
+                 f"prompt-tuner could not finish {doing}: {type(exc).__name__}: {str(exc)[:200]}",
+                 "the other checks still ran; see the server log, and please report it",
+                 span=span, line=None if span else 0)
+
+
 def _first_line_end(text: str) -> int:
     end = text.find("\n")
     return len(text) if end == -1 else end
@@ -186,7 +224,7 @@ def _first_line_end(text: str) -> int:
 def _longest_values(task: Task, text: str) -> int:
     try:
         slots = template_variables(text)
-    except jinja2.TemplateSyntaxError:  # reported by the template check
+    except jinja2.TemplateError:  # reported by the template check
         return 0
     if not slots:
         return 0

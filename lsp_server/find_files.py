@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import yaml
 
+from core import compose_yaml, load_yaml
+
 from .sites import Note, PromptSite, YamlScalar
 from .spans import LineIndex, Span
 
@@ -57,9 +59,11 @@ def _front_matter(text: str) -> tuple[dict[str, Any], int, str | None]:
     close = text.find("\n", end + 4)
     body_start = len(text) if close == -1 else close + 1
     try:
-        data = yaml.safe_load(text[4:end + 1])
+        data = load_yaml(text[4:end + 1])  # core's loader: YAML 1.2 scalars, alias/depth limits
     except yaml.YAMLError as exc:
         return {}, body_start, f"front matter is not valid YAML: {str(exc).splitlines()[0]}"
+    except (RecursionError, MemoryError):
+        return {}, body_start, "front matter is nested too deeply"
     if data is None:
         return {}, body_start, None
     if not isinstance(data, dict):
@@ -71,7 +75,8 @@ def find_file_prompt(text: str) -> tuple[list[PromptSite], list[Note]]:
     meta, start, problem = _front_matter(text)
     notes = [Note(problem, 0, code="template-syntax")] if problem else []
     declared = meta.get("variables")
-    variables = frozenset(str(v) for v in declared) if isinstance(declared, list) else None
+    variables = (frozenset(str(v) for v in declared if isinstance(v, str | int | float))
+                 if isinstance(declared, list) else None)
     task_ref = meta.get("task")
     body = text[start:]
     lead = len(body) - len(body.lstrip())
@@ -103,9 +108,9 @@ def _main_content(node: yaml.Node) -> yaml.Node | None:
 
 def find_task_prompt(text: str) -> tuple[list[PromptSite], list[Note]]:
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return [], []  # the task loader reports the syntax error with its line
+        root = compose_yaml(text)  # core's limits: size, depth, aliases
+    except (yaml.YAMLError, RecursionError, MemoryError):
+        return [], []  # the task loader reports the error with its line
     if not isinstance(root, yaml.MappingNode):
         return [], []
     prompt_key = next(((k, v) for k, v in root.value

@@ -86,6 +86,10 @@ def find_python_prompts(text: str, patterns: Sequence[str],
     sites: list[PromptSite] = []
     notes: list[Note] = []
     for line0, node in assignments(text, index, name_ok=wanted):
+        if node is None:
+            notes.append(Note("this assignment is nested too deeply to read, so it is not checked",
+                              0, line=line0))
+            continue
         name = _target_name(node)
         if name is None:
             continue

@@ -5,11 +5,16 @@ task=PATH``) or front matter (``task: PATH``), relative to the document; a sidec
 document (``support.prompt.md`` -> ``support.tune.yaml``; a Python prompt ``SYSTEM_PROMPT`` ->
 ``system_prompt.tune.yaml``); a task file is its own task. Without one, the quick form applies:
 the prompt alone, judged by the judge model (it cannot have ``{{ slots }}``).
+
+A linked task file that resolves outside the workspace folders (through ``..``, an absolute path
+or a symlink) is refused unread; task files are loaded without importing custom metric code
+(see ``trust``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from core import Candidate, Message, PromptTunerError, Task, load_task, parse_pr
 
 from .find_files import stem_of
 from .sites import PromptSite
+from .trust import OUTSIDE_FIX, outside_reason, resolved
 
 _ROLE_LINE = re.compile(r"^\s*\[(system|user|assistant)\]\s*$", re.I | re.M)
 
@@ -27,6 +33,8 @@ class Link:
     task: Task | None            # loaded, or None when it failed to load (``error``)
     error: str | None = None
     line: int | None = None      # the line of the error in the task file, when known
+    code: str = "task-error"     # the diagnostic an error becomes
+    fix: str = "fix the task file"
 
 
 class TaskCache:
@@ -38,13 +46,13 @@ class TaskCache:
     def load(self, path: Path) -> Link:
         try:
             mtime = path.stat().st_mtime
-        except OSError:
+        except (OSError, ValueError):
             return Link(path, None, f"task file not found: {path}")
         hit = self._cache.get(path)
         if hit is not None and hit[0] == mtime:
             return hit[1]
         try:
-            link = Link(path, load_task(path))
+            link = Link(path, load_task(path, import_code=False))
         except PromptTunerError as exc:
             m = re.search(r"line (\d+)", exc.message)
             link = Link(path, None, str(exc), int(m.group(1)) - 1 if m else None)
@@ -61,16 +69,28 @@ def sidecar(doc: Path, site: PromptSite) -> Path:
     return doc.parent / f"{stem_of(doc.name)}.tune.yaml"
 
 
-def link_for(doc: Path, site: PromptSite, tasks: TaskCache) -> Link:
+def link_for(doc: Path, site: PromptSite, tasks: TaskCache, folders: Sequence[Path]) -> Link:
+    """The task ``site`` is linked to; ``folders``: the workspace folders, resolved (none: the
+    document's own folder stands for the workspace)."""
     if site.kind == "task":
         return tasks.load(doc)
+    own = resolved(doc.parent)
+    allowed = folders or ([own] if own is not None else [])
     if site.task_ref:
-        ref = Path(site.task_ref).expanduser()
-        return tasks.load(ref if ref.is_absolute() else doc.parent / ref)
+        ref = Path(site.task_ref)
+        path = ref if ref.is_absolute() or site.task_ref.startswith("~") else doc.parent / ref
+        return _linked(path, allowed, tasks, "the linked task file")
     side = sidecar(doc, site)
     if side.is_file():
-        return tasks.load(side)
+        return _linked(side, allowed, tasks, "the sidecar task file")
     return Link(None, None)
+
+
+def _linked(path: Path, folders: Sequence[Path], tasks: TaskCache, what: str) -> Link:
+    why = outside_reason(path, folders, what)
+    if why is not None:
+        return Link(path, None, why, code="outside-workspace", fix=OUTSIDE_FIX)
+    return tasks.load(path.expanduser())
 
 
 def has_roles(text: str) -> bool:

@@ -51,6 +51,8 @@ class ServerOptions(_Camel):
     offer_insignificant: bool = False
     on_result: OnResult = "ask"
     virtual_documents: bool = False
+    trust_workspace: bool = Field(
+        default=False, description="Optimize/Evaluate may import the workspace's custom metric code")
 
     def severity_of(self, code: str) -> Severity:
         return self.severity.get(code, CODES.get(code, "warning"))

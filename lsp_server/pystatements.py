@@ -76,9 +76,10 @@ def _statement_end(text: str, start: int) -> int:
 
 
 def assignments(text: str, index: LineIndex, wanted: set[int] | None = None,
-                name_ok: object = None) -> Iterator[tuple[int, ast.Assign | ast.AnnAssign]]:
+                name_ok: object = None) -> Iterator[tuple[int, ast.Assign | ast.AnnAssign | None]]:
     """(zero-based line, statement) for each assignment whose line ``name_ok(name, line0)``
-    accepts; statement positions are the document's (lines 1-based, columns in UTF-8 bytes)."""
+    accepts; statement positions are the document's (lines 1-based, columns in UTF-8 bytes).
+    The statement is None when it is nested too deeply for Python's parser."""
     regions = triple_quoted(text)
     region_starts = [r[0] for r in regions]
     for m in ASSIGNMENT.finditer(text):
@@ -92,8 +93,11 @@ def assignments(text: str, index: LineIndex, wanted: set[int] | None = None,
         end = _statement_end(text, body_start)
         try:
             tree = ast.parse(text[body_start:end])
-        except SyntaxError:
+        except (SyntaxError, ValueError):
             continue  # being typed: checked again once it parses
+        except (RecursionError, MemoryError):
+            yield line0, None
+            continue
         if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign | ast.AnnAssign):
             continue
         node = tree.body[0]

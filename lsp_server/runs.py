@@ -1,6 +1,8 @@
 """The commands that call a model: "Optimize this prompt" (a tune, with progress and cancel) and
 "Evaluate this prompt". Both run on the server's event loop as asyncio tasks; the core writes
-everything to the store as it happens, so a cancelled run is kept as ``interrupted``."""
+everything to the store as it happens, so a cancelled run is kept as ``interrupted``. These
+explicit actions are the only place where a task's custom metric code is imported, and only
+when ``trust.check_runnable`` allows it."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .edits import offer_for, workspace_edit
 from .linking import task_for, text_of
 from .progress import RunProgress
 from .server import Offer, PromptTunerServer
+from .trust import check_runnable
 
 
 class CommandError(PromptTunerError):
@@ -40,11 +43,20 @@ def locate(server: PromptTunerServer, uri: str, key: str | None,
                        "put the cursor on the prompt and ask again")
 
 
+def may_run(server: PromptTunerServer, report: SiteReport) -> None:
+    """Raise unless the prompt's task may run from the editor (see ``trust``)."""
+    task = report.link.task
+    if task is not None:
+        check_runnable(task, report.link.path, server.workspace_folders(),
+                       server.options.trust_workspace)
+
+
 async def optimize(server: PromptTunerServer, uri: str, key: str | None) -> dict[str, Any]:
     report = locate(server, uri, key)
     site = report.site
     doc_path = server.analyses[uri].path
     task = task_for(doc_path, site, report.link, server.root)
+    may_run(server, report)
     settings = server.analyzer.settings_for(report.link.task)
     run_key = (uri, site.key)
     if run_key in server.runs:
@@ -138,10 +150,13 @@ async def _ask(server: PromptTunerServer, offer: Offer, edit: lsp.WorkspaceEdit)
 
 async def evaluate(server: PromptTunerServer, uri: str, key: str | None) -> dict[str, Any]:
     report = locate(server, uri, key)
+    if report.link.task is None and report.link.error:
+        raise CommandError(report.link.error, report.link.fix)
     if report.link.task is None or not report.link.task.examples:
         raise CommandError("evaluating needs a task with examples",
                            f"link one: a sidecar task file or a marker comment ({report.task_name})")
     task = task_for(server.analyses[uri].path, report.site, report.link, server.root)
+    may_run(server, report)
     settings = server.analyzer.settings_for(report.link.task)
     got = await evaluate_prompt(task, settings, secrets=server.loaded.secrets, prompt=task.messages)
     est = got.aggregate
@@ -153,4 +168,4 @@ async def evaluate(server: PromptTunerServer, uri: str, key: str | None) -> dict
             "outcomes": got.outcomes, "text": text_of(task.messages, report.site.text)}
 
 
-__all__ = ["CommandError", "evaluate", "locate", "optimize"]
+__all__ = ["CommandError", "evaluate", "locate", "may_run", "optimize"]

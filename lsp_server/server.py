@@ -19,6 +19,7 @@ from .find_files import document_kind
 from .history import History
 from .options import ServerOptions, parse_options
 from .ranges import Ranges
+from .trust import resolved
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,25 @@ class PromptTunerServer(LanguageServer):
     @property
     def analyzer(self) -> Analyzer:
         if self._analyzer is None:
-            self._analyzer = Analyzer(self.options, self.loaded, self.root, self.history)
+            self._analyzer = Analyzer(self.options, self.loaded, self.root, self.history,
+                                      self.workspace_folders)
         return self._analyzer
+
+    def workspace_folders(self) -> list[Path]:
+        """The workspace folders (as the client keeps them up to date), symlinks resolved."""
+        try:
+            folders = list(self.workspace.folders.values())
+        except RuntimeError:  # before initialize
+            folders = []
+        paths = [to_fs_path(f.uri) for f in folders]
+        if not paths and self.root is not None:
+            paths = [str(self.root)]
+        out = []
+        for p in paths:
+            real = resolved(Path(p)) if p else None
+            if real is not None:
+                out.append(real)
+        return out
 
     @property
     def store(self) -> Store:

@@ -32,6 +32,7 @@ from .runs import RunManager
 from .settings import BotSettings, SlackSecrets, load_bot_settings
 from .slack_io import SlackIO, make_client
 from .slash import SlashCommand
+from .trust import ModelPolicy
 from .web import HttpServer
 
 log = logging.getLogger("slack_bot")
@@ -56,11 +57,12 @@ def build_bot(settings: BotSettings, core: LoadedSettings, secrets: SlackSecrets
     if not socket_mode and secrets.signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set",
                           "export the app's Signing Secret (Basic Information page)")
-    redact.install(secrets.values())
+    redact.install([*secrets.values(), *redact.secret_values(core.secrets)])
     client = make_client(secrets.bot_token.get_secret_value(), settings.api_url)
+    policy = ModelPolicy(core.settings, settings.targets)
     store = open_store(core.settings)
     ctx = BotContext(settings, core, SlackIO(client), Ledger(settings.ledger_path(core.settings)),
-                     store)
+                     store, policy)
     runs = RunManager(ctx)
     signing = secrets.signing_secret.get_secret_value() if secrets.signing_secret else ""
     bolt = AsyncApp(client=client, signing_secret=signing, name="prompt-tuner-slack",
@@ -95,10 +97,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def stop_event() -> asyncio.Event:
+    """Set on SIGTERM or SIGINT. Where the event loop cannot watch signals (Windows), a plain
+    ``signal.signal`` handler sets it from the loop's thread; where that fails too, Ctrl-C
+    still ends the bot through KeyboardInterrupt."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            try:
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+            except (ValueError, OSError):  # not the main thread, or a signal the OS lacks
+                log.debug("cannot watch %s here", sig.name)
     return stop
 
 

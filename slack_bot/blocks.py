@@ -20,6 +20,7 @@ ACTIONS = {"approve": "review_approve", "reject": "review_reject",
 EDIT_CALLBACK = "edit_candidate"
 EDIT_BLOCK, EDIT_INPUT = "prompt", "prompt_text"
 COMMENT_BLOCK, COMMENT_INPUT = "comment", "comment_text"
+INPUT_MAX = 3000  # the most a plain_text_input holds
 
 
 def cut(text: str, limit: int) -> str:
@@ -161,9 +162,56 @@ def comparison_blocks(title: str, name_a: str, est_a: Estimate, name_b: str, est
     ]
 
 
-def edit_modal(run_id: str, candidate_id: str, text: str, channel: str, thread_ts: str) -> Block:
+def split_for_inputs(text: str) -> tuple[list[str], list[str]]:
+    """``text`` in pieces of at most ``INPUT_MAX`` characters, and how each joins the one before:
+    at a line break when there is one (the break itself is the join), else mid-line (no join)."""
+    pieces: list[str] = []
+    joins: list[str] = []
+    rest = text
+    while len(rest) > INPUT_MAX:
+        at = rest.rfind("\n", 0, INPUT_MAX + 1)
+        if at > 0:
+            pieces.append(rest[:at])
+            joins.append("\n")
+            rest = rest[at + 1:]
+        else:
+            pieces.append(rest[:INPUT_MAX])
+            joins.append("")
+            rest = rest[INPUT_MAX:]
+    pieces.append(rest)
+    return pieces, joins
+
+
+def edit_block_id(part: int) -> str:
+    """The input block of the ``part``-th piece (0-based) of the prompt in the edit modal."""
+    return EDIT_BLOCK if part == 0 else f"{EDIT_BLOCK}_{part + 1}"
+
+
+def edit_modal(run_id: str, candidate_id: str, text: str, channel: str, thread_ts: str,
+               max_chars: int = 4000) -> Block:
+    """The Edit modal. A Slack text input holds at most 3,000 characters, so a longer prompt is
+    shown in several inputs (enough for the whole prompt and for ``max_chars``), joined again on
+    submit as ``private_metadata`` says (``edited_text``): nothing is cut."""
+    pieces, joins = split_for_inputs(text)
+    count = max(len(pieces), -(-max_chars // INPUT_MAX))
+    joins += ["\n"] * (count - len(pieces))
     meta = json.dumps({"run": run_id, "cand": candidate_id, "channel": channel,
-                       "thread_ts": thread_ts}, separators=(",", ":"))
+                       "thread_ts": thread_ts, "joins": joins}, separators=(",", ":"))
+    inputs: list[Block] = []
+    for part in range(count):
+        element: Block = {"type": "plain_text_input", "action_id": EDIT_INPUT, "multiline": True,
+                          "max_length": INPUT_MAX}
+        if part < len(pieces) and pieces[part]:
+            element["initial_value"] = pieces[part]
+        label = "Prompt" if count == 1 else f"Prompt, part {part + 1} of {count}"
+        block: Block = {"type": "input", "block_id": edit_block_id(part),
+                        "label": {"type": "plain_text", "text": label}, "element": element}
+        if part:
+            block["optional"] = True
+            block["hint"] = {"type": "plain_text", "text": (
+                "Joined to the part above on a new line." if joins[part - 1] == "\n"
+                else "Continues the part above directly, with no line break.")}
+        inputs.append(block)
     return {
         "type": "modal", "callback_id": EDIT_CALLBACK, "private_metadata": meta,
         "title": {"type": "plain_text", "text": "Edit candidate"},
@@ -171,16 +219,26 @@ def edit_modal(run_id: str, candidate_id: str, text: str, channel: str, thread_t
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             context(f"Editing `{candidate_id}`. Lines `[system]` and `[user]` start chat turns; "
-                    "keep the `{{ slots }}` the task's examples fill."),
-            {"type": "input", "block_id": EDIT_BLOCK,
-             "label": {"type": "plain_text", "text": "Prompt"},
-             "element": {"type": "plain_text_input", "action_id": EDIT_INPUT, "multiline": True,
-                         "initial_value": cut(text, 3000)}},
+                    "keep the `{{ slots }}` the task's examples fill."
+                    + (" A long prompt spans several boxes." if count > 1 else "")),
+            *inputs,
             {"type": "input", "block_id": COMMENT_BLOCK, "optional": True,
              "label": {"type": "plain_text", "text": "Why this edit (optional)"},
              "element": {"type": "plain_text_input", "action_id": COMMENT_INPUT}},
         ],
     }
+
+
+def edited_text(values: dict[str, Any], joins: Sequence[str]) -> str:
+    """The prompt a submitted edit modal holds: its pieces joined as the modal said (an emptied
+    piece drops out with its join)."""
+    text = ""
+    for part in range(len(joins) + 1):
+        piece = ((values.get(edit_block_id(part)) or {}).get(EDIT_INPUT) or {}).get("value") or ""
+        if not piece:
+            continue
+        text = text + joins[part - 1] + piece if text and part else text + piece
+    return text
 
 
 # -- history and status --------------------------------------------------------------------------
@@ -217,7 +275,7 @@ def help_text(command: str) -> str:
         "*prompt-tuner* tunes prompts for small models and posts a scored report in a thread.",
         f"• `{c} <prompt> --task \"what it is for\"` — tune a prompt (quick form, judged 0-10)",
         f"• `{c} task:<name>` — tune a task file from the bot's task folder",
-        "   options: `--target SPEC` `--strategy refine` `--budget CALLS` `--profile quick|thorough`",
+        "   options: `--target NAME` `--strategy refine` `--budget CALLS` `--profile quick|thorough`",
         f"• `{c} history <task>` — versions with scores and reviews",
         f"• `{c} compare <task> <vA> <vB>` — A/B test two versions, answered in a thread",
         f"• `{c} status` — runs in progress · `{c} cancel <run>` — stop one",

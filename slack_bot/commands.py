@@ -1,12 +1,13 @@
 """What a ``/tune`` text asks for: parsed into one command, or one friendly line saying why not.
 
     /tune Write a haiku about rain --task "a haiku, 5-7-5"   quick form
-    /tune task:sentiment --target openai:gpt-4o-mini --budget 200
+    /tune task:sentiment --target small --budget 200
     /tune history sentiment      /tune compare sentiment v1 v3
     /tune status                 /tune cancel 20250101-120000-abc123
 
-Options (``--target SPEC``, ``--strategy NAME``, ``--budget N``, ``--profile NAME``) go after the
-prompt; ``--task`` takes the rest up to the next option. Slack's curly quotes are read as plain
+Options (``--target ALIAS``, ``--strategy NAME``, ``--budget N``, ``--profile NAME``) go after
+the prompt; ``--task`` takes the rest up to the next option. ``--target`` names one of the
+operator's models (``trust.ModelPolicy`` checks it). Slack's curly quotes are read as plain
 ones, and its ``&amp; &lt; &gt;`` escapes are undone.
 """
 
@@ -131,7 +132,7 @@ def _options(text: str) -> tuple[str, dict[str, str]]:
     return head.strip(), values
 
 
-_EXAMPLES = {"task": '`--task "short, rhyming"`', "target": "`--target openai:gpt-4o-mini`",
+_EXAMPLES = {"task": '`--task "short, rhyming"`', "target": "`--target default`",
              "strategy": "`--strategy refine`", "budget": "`--budget 200`",
              "profile": "`--profile quick`"}
 
@@ -158,8 +159,8 @@ def _tune(text: str, command: str) -> TuneCommand:
         raise UsageError(f"unknown profile `{profile}`: use one of {', '.join(PROFILES)}")
     target = opts.get("target")
     if target is not None and " " in target:
-        raise UsageError("`--target` is one model spec without spaces, e.g. "
-                         "`--target openai:gpt-4o-mini` or `--target embedded`")
+        raise UsageError("`--target` is the name of one of the bot's models, without spaces, "
+                         "e.g. `--target default`")
     if head.lower().startswith("task:"):
         if "task" in opts:
             raise UsageError("`--task` describes a quick-form prompt; a task file has its own "

@@ -12,6 +12,7 @@ from .commands import UsageError
 from .ledger import Ledger
 from .settings import BotSettings
 from .slack_io import SlackIO
+from .trust import ModelPolicy
 
 
 @dataclass
@@ -21,6 +22,7 @@ class BotContext:
     slack: SlackIO
     ledger: Ledger
     store: Store
+    policy: ModelPolicy
 
     @property
     def command(self) -> str:
@@ -29,7 +31,9 @@ class BotContext:
     def run_settings(self, task_models: Any, *, budget: int, target: str | None = None,
                      profile: str | None = None, strategy: str | None = None) -> Settings:
         """The core's settings for one run: the bot's config with the request's options, and
-        the task's own models where neither the environment nor the request overrides them."""
+        the task's own models where neither the environment nor the request overrides them.
+        ``target`` is a spec the operator configured (see ``trust.ModelPolicy``); a run whose
+        models are not all the operator's is refused here."""
         flags = {"models.target": target, "budget.max_calls": budget,
                  "store_path": str(self.store.path), "tune.strategy": strategy}
         try:
@@ -42,7 +46,9 @@ class BotContext:
                                  "`--strategy`") from None
             loaded = load_settings(config_file=self.core.config_file, profile=profile,
                                    flags={**flags, "tune.strategy": None})
-        return resolve_models(loaded, task_models)
+        settings = resolve_models(loaded, task_models)
+        self.policy.check_settings(settings)
+        return settings
 
     def close(self) -> None:
         self.ledger.close()

@@ -1,6 +1,9 @@
-"""Credentials never reach a log line: every log record's text is scrubbed of the configured
-secrets and of anything shaped like a Slack token (``xoxb-…``, ``xapp-…``) when the record is
-made, whichever logger or handler it goes to."""
+"""Credentials never reach a log line or a Slack message: every log record's text, and every
+text the bot sends to Slack (posts, edits, ephemeral lines, acks, uploads), is scrubbed of the
+configured secrets (the Slack credentials and every model API key the core holds) and of
+anything shaped like a Slack token (``xoxb-…``, ``xapp-…``), whichever logger, handler or
+message it goes to. A model server that echoes a key in its error body is the usual way one
+would otherwise reach a thread."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+
+from pydantic import BaseModel, SecretStr
 
 TOKEN = re.compile(r"\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]+")
 MASK = "[redacted]"
@@ -21,6 +26,41 @@ def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return TOKEN.sub(MASK, text)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` (text, or Block Kit's dicts and lists) with every secret masked."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    return value
+
+
+def secret_values(settings: BaseModel | None) -> list[str]:
+    """Every secret a settings object holds (its ``SecretStr`` fields, also inside mappings and
+    lists, e.g. keys bound to endpoints), so a key added to the core is covered without a list
+    to keep in step."""
+    out: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            if value.get_secret_value().strip():
+                out.append(value.get_secret_value().strip())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name, None))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            for v in value:
+                walk(v)
+
+    walk(settings)
+    return out
 
 
 def install(secrets: Iterable[str]) -> None:

@@ -20,11 +20,12 @@ from .blocks import (
     COMMENT_BLOCK,
     COMMENT_INPUT,
     EDIT_BLOCK,
-    EDIT_INPUT,
     edit_modal,
+    edited_text,
     review_text,
     section,
 )
+from .commands import UsageError
 from .context import BotContext
 from .limits import DAY_S, check_access, check_capacity
 from .report import CandidateLine, messages_of
@@ -117,7 +118,10 @@ class Reviews:
         except (PromptTunerError, KeyError, ValueError) as exc:
             log.warning("evaluate click failed: %s", exc)
             return
-        problem = self._refused(body, t) or self._evaluate(t, user)
+        try:
+            problem = self._refused(body, t) or self._evaluate(t, user)
+        except (PromptTunerError, UsageError) as exc:
+            problem = f":warning: {exc}"
         if problem:
             await self._tell(t, user, problem)
 
@@ -129,7 +133,10 @@ class Reviews:
             return (":information_source: This task came from the quick form and has no "
                     "examples to evaluate on. Write a task file with examples to measure more.")
         cand = self._candidate(t)
-        settings = self._settings(run)
+        try:
+            settings = self._settings(run)
+        except UsageError as exc:
+            return f":no_entry: {exc}"
         refusal = self._capacity(user, t.channel, settings.budget.max_calls or 0)
         if refusal:
             return f":no_entry: {refusal}"
@@ -143,8 +150,10 @@ class Reviews:
         return None
 
     def _settings(self, run: dict[str, Any]) -> Settings:
-        """The run's own settings (same models), with the bot's per-run budget."""
+        """The run's own settings (same models), with the bot's per-run budget; UsageError when
+        its models are not all the operator's (a run another front stored, say)."""
         saved = Settings.model_validate_json(run["settings_json"])
+        self.ctx.policy.check_settings(saved)
         cap = self.ctx.settings.limits.calls_per_run
         return saved.model_copy(update={"budget": saved.budget.model_copy(update={"max_calls": cap})})
 
@@ -167,7 +176,8 @@ class Reviews:
                 await self._tell(t, body["user"]["id"], f":no_entry: {refusal}")
                 return
             cand = self._candidate(t)
-            view = edit_modal(t.run_id, cand.id, cand.text(), t.channel, t.thread_ts)
+            view = edit_modal(t.run_id, cand.id, cand.text(), t.channel, t.thread_ts,
+                              self.ctx.settings.limits.max_prompt_chars)
             await self.ctx.slack.open_view(body["trigger_id"], view)
         except (PromptTunerError, SlackError, KeyError, ValueError) as exc:
             log.warning("edit click failed: %s", exc)
@@ -185,7 +195,7 @@ class Reviews:
         view = body["view"]
         meta = json.loads(view["private_metadata"])
         values = view["state"]["values"]
-        text = (values[EDIT_BLOCK][EDIT_INPUT].get("value") or "").strip()
+        text = edited_text(values, [str(j) for j in meta.get("joins", [])]).strip()
         comment = (values.get(COMMENT_BLOCK, {}).get(COMMENT_INPUT, {}).get("value") or "").strip()
         user = body["user"]["id"]
         run = self.ctx.store.get_run(meta["run"])
@@ -243,7 +253,10 @@ class Reviews:
             return ("Saved. This task came from the quick form and has no examples, so the edit "
                     "cannot be A/B tested here.")
         run = self.ctx.store.get_run(t.run_id)
-        settings = self._settings(run)
+        try:
+            settings = self._settings(run)
+        except UsageError as exc:
+            return f"Saved, but not tested: {exc}"
         refusal = self._capacity(user, t.channel, settings.budget.max_calls or 0)
         if refusal:
             return f"Saved, but not tested now: {refusal}"

@@ -40,7 +40,9 @@ from .blocks import (
     review_buttons,
     section,
 )
+from .commands import UsageError
 from .context import BotContext
+from .failures import cause, failure_line
 from .html_report import markdown_to_html
 from .ledger import ThreadRecord
 from .limits import Running
@@ -117,6 +119,11 @@ class RunManager:
     async def _guard(self, record: ThreadRecord, flow: Coroutine[Any, Any, None]) -> None:
         ledger = self.ctx.ledger
         try:
+            try:  # the last guard: only the operator's models, also for a resumed run
+                self.ctx.policy.check_settings(Settings.model_validate(record.request["settings"]))
+            except BaseException:
+                flow.close()
+                raise
             await flow
             ledger.update(record.run_id, status="finished")
         except asyncio.CancelledError:
@@ -124,17 +131,16 @@ class RunManager:
             if active is not None and active.cancelled_by is not None:
                 ledger.update(record.run_id, status="cancelled")
             raise
-        except PromptTunerError as exc:
-            ledger.update(record.run_id, status="failed")
-            await self._say(record, failure_text(record.run_id, str(exc)))
         except SlackError as exc:
             ledger.update(record.run_id, status="failed")
             log.warning("run %s: could not talk to Slack (%s)", record.run_id, exc.code)
-        except Exception:
+        except Exception as exc:  # an ExceptionGroup too: one line in the thread, never a traceback
             ledger.update(record.run_id, status="failed")
-            log.exception("run %s failed", record.run_id)
-            await self._say(record, failure_text(
-                record.run_id, "an internal error; the bot's log has the details"))
+            if isinstance(cause(exc), (PromptTunerError, UsageError)):
+                log.info("run %s stopped: %s", record.run_id, failure_line(exc))
+            else:
+                log.exception("run %s failed", record.run_id)
+            await self._say(record, failure_text(record.run_id, failure_line(exc)))
 
     async def _say(self, record: ThreadRecord, text: str) -> None:
         if record.thread_ts is None:

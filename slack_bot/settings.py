@@ -10,18 +10,21 @@ names). Slack credentials come from the environment only (``SLACK_BOT_TOKEN``,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from core import ConfigError, Settings
+from core import ConfigError, Settings, load_yaml, yaml_problem
 
 ENV_PREFIX = "PROMPT_TUNER_SLACK_"
 CONFIG_NAME = "prompt-tuner-slack.yaml"
 DB_NAME = "slack-bot.db"
+ALIAS = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+DEFAULT_ALIAS = "default"  # always the core's configured target
 
 
 class BotLimits(BaseModel):
@@ -59,7 +62,27 @@ class BotSettings(BaseSettings):
     progress_interval_s: float = Field(default=3.0, ge=0.0,
                                        description="least time between two progress updates")
     top_candidates: int = Field(default=3, ge=1, le=8, description="candidates in the report")
+    targets: dict[str, str] = Field(
+        default_factory=dict,
+        description="the models members may choose with `--target ALIAS`, as {alias: spec}; "
+                    "`default` (the core's models.target) is always there")
     limits: BotLimits = BotLimits()
+
+    @field_validator("targets")
+    @classmethod
+    def _aliases(cls, value: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, spec in value.items():
+            alias = name.strip().lower()
+            if not ALIAS.match(alias):
+                raise ValueError(f"'{name}' is not an alias: use letters, digits and -_. "
+                                 "(at most 40)")
+            if alias == DEFAULT_ALIAS:
+                raise ValueError("'default' is always the core's models.target; set that instead")
+            if not spec.strip() or any(c.isspace() for c in spec.strip()):
+                raise ValueError(f"the spec of '{name}' must be one model spec without spaces")
+            out[alias] = spec.strip()
+        return out
 
     @classmethod
     def settings_customise_sources(
@@ -82,6 +105,16 @@ class SlackSecrets(BaseSettings):
     bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+
+    @field_validator("bot_token", "signing_secret", "app_token", mode="before")
+    @classmethod
+    def _blank_is_missing(cls, value: object) -> object:
+        """An empty or blank credential (``SLACK_SIGNING_SECRET=`` from a compose file) is not
+        set; surrounding whitespace (a newline from ``$(cat file)``) is not part of it."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str):
+            return raw.strip() or None
+        return value
 
     def values(self) -> list[str]:
         """Every credential that is set (for redaction)."""
@@ -113,9 +146,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"bot config file not found: {path}", "check the --slack-config path")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        raise ConfigError(f"cannot read {path} as YAML", "fix the file's syntax") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"cannot read {path} as UTF-8 text", "check the --slack-config path") from None
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as exc:
+        line, problem, hint = yaml_problem(exc, text)
+        where = f" line {line}" if line is not None else ""
+        raise ConfigError(f"{path}{where}: {problem}", hint) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -1,6 +1,7 @@
 """Talking to the Slack Web API: one client with the SDK's retry handlers (429 with Retry-After,
 500/503, dropped connections), and the few calls the bot makes, each returning what the caller
-needs. A failed call raises ``SlackError`` with Slack's error code and no credentials."""
+needs. A failed call raises ``SlackError`` with Slack's error code and no credentials. Every
+message and file the bot sends is scrubbed of secrets on the way out (``redact.scrub``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+
+from .redact import redact, scrub
 
 log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -68,19 +71,19 @@ class SlackIO:
                    thread_ts: str | None = None) -> str:
         """Post a message (in a thread when ``thread_ts``); returns its ts."""
         resp = await self._call("chat.postMessage", self.client.chat_postMessage(
-            channel=channel, text=text, blocks=list(blocks) if blocks else None,
+            channel=channel, text=redact(text), blocks=scrub(list(blocks)) if blocks else None,
             thread_ts=thread_ts, unfurl_links=False, unfurl_media=False))
         return str(resp["ts"])
 
     async def update(self, channel: str, ts: str, text: str,
                      blocks: Sequence[dict[str, Any]] | None = None) -> None:
         await self._call("chat.update", self.client.chat_update(
-            channel=channel, ts=ts, text=text, blocks=list(blocks) if blocks else []))
+            channel=channel, ts=ts, text=redact(text), blocks=scrub(list(blocks)) if blocks else []))
 
     async def ephemeral(self, channel: str, user: str, text: str,
                         thread_ts: str | None = None) -> None:
         await self._call("chat.postEphemeral", self.client.chat_postEphemeral(
-            channel=channel, user=user, text=text, thread_ts=thread_ts))
+            channel=channel, user=user, text=redact(text), thread_ts=thread_ts))
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("views.open", self.client.views_open(trigger_id=trigger_id, view=view))
@@ -90,6 +93,7 @@ class SlackIO:
         """Upload files into a thread: files.getUploadURLExternal, the upload, then
         files.completeUploadExternal (the SDK's files_upload_v2)."""
         await self._call("files_upload_v2", self.client.files_upload_v2(
-            file_uploads=[{"filename": f.filename, "content": f.content, "title": f.title}
+            file_uploads=[{"filename": f.filename, "title": f.title,
+                           "content": redact(f.content) if isinstance(f.content, str) else f.content}
                           for f in files],
-            channel=channel, thread_ts=thread_ts, initial_comment=comment or None))
+            channel=channel, thread_ts=thread_ts, initial_comment=redact(comment) or None))

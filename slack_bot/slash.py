@@ -1,6 +1,8 @@
 """The ``/tune`` command: check the request, answer within Slack's 3 seconds, start the work in
 the background. Everything done before the ack is fast (parsing, limits, reading a task file);
 a refused or invalid request gets one ephemeral line saying what is wrong and how to fix it.
+Models are the operator's only: ``--target`` is an alias, and a task file may not choose a model
+the operator did not configure (see ``trust.ModelPolicy``); a refusal contacts nothing.
 
 A command Slack sends again (``X-Slack-Retry-Num``: our first ack was late) carries the same
 ``trigger_id``; the ledger remembers it, so the retry is acknowledged and starts nothing.
@@ -21,7 +23,6 @@ from core import (
     Settings,
     Store,
     Task,
-    known_kinds,
     plan_calls,
     quick_task,
 )
@@ -40,6 +41,7 @@ from .commands import (
 )
 from .context import BotContext
 from .limits import DAY_S, check_access, check_capacity, resolve_budget
+from .redact import redact, scrub
 from .report import messages_of
 from .runs import RunManager
 from .tasks import find, load_named, store_name
@@ -81,7 +83,8 @@ class SlashCommand:
             reply = Reply(":x: Something went wrong on the bot's side; the bot's log has the "
                           "details. Try again in a moment.")
         if reply.text:
-            await ack(text=reply.text, blocks=reply.blocks or [section(reply.text)],
+            text = redact(reply.text)
+            await ack(text=text, blocks=scrub(reply.blocks) if reply.blocks else [section(text)],
                       response_type="ephemeral")
         else:
             await ack()
@@ -126,8 +129,8 @@ class SlashCommand:
 
     def tune(self, cmd: TuneCommand, caller: Caller) -> Reply:
         limits = self.ctx.settings.limits
-        if cmd.target is not None:
-            check_spec(cmd.target)
+        policy = self.ctx.policy
+        target = policy.target(cmd.target) if cmd.target is not None else None  # before anything
         if cmd.prompt is not None:
             if len(cmd.prompt) > limits.max_prompt_chars:
                 raise UsageError(f"The prompt is {len(cmd.prompt):,} characters; this bot takes "
@@ -140,10 +143,11 @@ class SlashCommand:
         else:
             assert cmd.task_name is not None
             task = load_named(self.ctx.settings.task_dir, cmd.task_name)
+        policy.check_task(task, f"The task file `{cmd.task_name}`" if cmd.task_name else "The prompt")
         budget, refusal = resolve_budget(limits, cmd.budget)
         if refusal or budget is None:
             return Reply(f":no_entry: {refusal}")
-        settings = self.ctx.run_settings(task.models, budget=budget, target=cmd.target,
+        settings = self.ctx.run_settings(task.models, budget=budget, target=target,
                                          profile=cmd.profile, strategy=cmd.strategy)
         check_plan(task, settings, budget)
         denied = self._admit(caller, budget)
@@ -160,6 +164,7 @@ class SlashCommand:
         store, task_dir = self.ctx.store, self.ctx.settings.task_dir
         task = find(task_dir, store, cmd.task_name)
         name = task.name  # what its runs are stored under (a file's `name:` may differ)
+        self.ctx.policy.check_task(task, f"The task `{cmd.task_name}`")
         if not task.examples:
             raise UsageError(f"`{name}` came from the quick form and has no examples, so there is "
                              "nothing to A/B test on. Write a task file with examples.")
@@ -228,14 +233,6 @@ class SlashCommand:
 
 def _raw(messages_json: str) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages_of(messages_json)]
-
-
-def check_spec(spec: str) -> None:
-    kind = spec.split(":", 1)[0].lower()
-    kinds = known_kinds()
-    if kind not in kinds and kind != "hf":
-        raise UsageError(f"`--target {spec}`: unknown model kind `{kind}`. Use one of "
-                         f"{', '.join(kinds)}, e.g. `--target openai:gpt-4o-mini`.")
 
 
 def check_plan(task: Task, settings: Settings, budget: int) -> None:

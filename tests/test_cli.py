@@ -272,3 +272,59 @@ def test_every_help_page_prints(command: list[str], capsys: pytest.CaptureFixtur
         main([*command, "--help"])
     assert info.value.code == 0
     assert "usage: prompt-tuner" in capsys.readouterr().out
+
+
+# -- flag values argparse lets through: one line at once, before any model call ---------------------
+
+
+def fake_models(server: Any) -> list[str]:
+    spec = f"openai:fake@{server.base_url}"
+    return ["--target", spec, "--optimizer", spec, "--judge", spec]
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["tune", "TASK", "--seed", "-1"], "argument --seed: -1 must be 0 or more"),
+    (["eval", "TASK", "--seed", "-1"], "argument --seed: -1 must be 0 or more"),
+    (["compare", "TASK", "task", "task", "--seed", "-7"], "argument --seed: -7 must be 0 or more"),
+    (["eval", "TASK", "--worst", "-1"], "argument --worst: -1 must be 0 or more"),
+    (["tune", "TASK", "--run-dir", "/proc/self"], "cannot write to the run folder /proc/self"),
+    (["tune", "TASK", "--run-dir", "TASK"], "is a file, not a folder"),
+    (["tune", "TASK", "--run-dir", "TASK/sub"], "cannot write to the run folder"),
+])
+def test_bad_flag_values_fail_in_one_line_before_any_call(
+    argv: list[str], says: str, tmp_path: Path, task_file: Path, fake_openai: Any,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    argv = [str(task_file) if a == "TASK" else a.replace("TASK", str(task_file)) for a in argv]
+    models = fake_models(fake_openai)[:2] + fake_models(fake_openai)[4:] \
+        if argv[0] != "tune" else fake_models(fake_openai)
+    assert main([*argv, *models, "--store", str(tmp_path / "s.db"), "--max-calls", "40"]) == 2
+    assert says in one_error_line(capsys)
+    assert fake_openai.requests() == []  # refused before the run spent anything
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "inf"])
+def test_cache_clear_older_than_must_be_a_finite_age(value: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cache", "clear", "--older-than", value]) == 2
+    assert "argument --older-than" in one_error_line(capsys)
+
+
+def test_a_server_error_body_with_line_breaks_and_escapes_stays_one_line(
+    tmp_path: Path, task_file: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by fuzzing: the server's reply is quoted in the error, and with it its line breaks
+    (here NEL, U+2028 and a plain newline) and terminal escape codes."""
+    from tests.fakes.raw_http import RawServer, http_response
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    body = b'{"error": {"message": "bad\\nrequest\\u0085second\\u2028third \\u001b[31mred"}}'
+    with RawServer(lambda request: http_response(422, body)) as server:
+        code = main(["eval", str(task_file), "--target", f"openai:m@{server.base_url}",
+                     "--store", str(tmp_path / "s.db")])
+    assert code == 2
+    line = one_error_line(capsys)
+    assert "\x1b" not in line and "\x85" not in line and "\u2028" not in line
+    assert "bad request second third ?[31mred" in line

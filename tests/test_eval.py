@@ -17,6 +17,7 @@ from core.cli import main
 from core.metrics import Judge
 from core.templates import TemplateLibrary
 from tests.fakes.harness import FakeServer
+from tests.fakes.raw_http import STALL, RawServer, closed_port
 
 pytestmark = pytest.mark.usefixtures("cli_console")
 
@@ -262,3 +263,61 @@ def test_eval_unknown_split_and_bad_prompt_file_are_one_line_errors(
     assert main(["compare", str(task), "task", "missing.txt", *flags(fake_openai, tmp_path)]) == 2
     assert "prompt file not found: missing.txt" in capsys.readouterr().err
     assert fake_openai.requests() == []
+
+
+# -- a model server that is down or stalls: one line, like tune -----------------------------------
+
+
+def fast_failing_config(tmp_path: Path) -> Path:
+    """One attempt per request and a short read timeout, so a dead server fails in a second."""
+    path = tmp_path / "fast.yaml"
+    path.write_text("retry: {attempts: 1, initial_s: 0, jitter_s: 0}\n"
+                    "timeouts: {connect: 1, read: 0.5, total: 1}\n")
+    return path
+
+
+def down_server_argv(command: str, tmp_path: Path, base_url: str) -> list[str]:
+    task = str(sentiment_task(tmp_path))
+    prompts = ["task", "task"] if command == "compare" else []
+    return [command, task, *prompts, "--target", f"openai:fake@{base_url}", "--limit", "3",
+            "--store", str(tmp_path / "s.db"), "--config", str(fast_failing_config(tmp_path)),
+            "--no-cache"]
+
+
+@pytest.mark.parametrize("command", ["eval", "compare"])
+def test_eval_and_compare_against_a_closed_port_fail_in_one_line(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    assert main(down_server_argv(command, tmp_path, url)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("prompt-tuner: error: ")
+    assert "ExceptionGroup" not in err and "internal error" not in err
+    assert "127.0.0.1" in err  # it says which endpoint is down
+
+
+@pytest.mark.parametrize("command", ["eval", "compare"])
+def test_eval_and_compare_against_a_stalling_server_time_out_in_one_line(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with RawServer(lambda request: STALL) as server:
+        assert main(down_server_argv(command, tmp_path, server.base_url)) == 2
+        assert server.requests  # it was asked, and said nothing
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("prompt-tuner: error: ")
+    assert "ExceptionGroup" not in err and "internal error" not in err
+
+
+def test_first_user_error_digs_through_nested_groups() -> None:
+    from core.errors import ModelUnavailable, first_user_error
+
+    wanted = ModelUnavailable("m at http://x is down")
+    nested = ExceptionGroup("outer", [ExceptionGroup("a", [ValueError("bug")]),
+                                      ExceptionGroup("b", [ExceptionGroup("c", [wanted])])])
+    assert first_user_error(nested) is wanted  # a user error anywhere beats a bug listed first
+    bug = ValueError("bug")
+    assert first_user_error(ExceptionGroup("g", [ExceptionGroup("h", [bug])])) is bug

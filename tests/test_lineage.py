@@ -359,6 +359,22 @@ def test_bad_references_are_one_line_errors(store: Store, store_path: Path, argv
     assert message in err
 
 
+def test_lineage_and_diff_take_last_and_run_id_prefixes(store: Store, store_path: Path) -> None:
+    """The same run references as `show`, `report` and `runs`: a unique prefix, or `last`."""
+    full = cli(["lineage", RUN, "--json"], store_path)
+    assert full[0] == 0
+    assert cli(["lineage", "run", "--json"], store_path) == full
+    new_run(store, "run-2")
+    store.db.table("runs").update("run-2", {"created_at": 0.0})  # older: RUN stays the newest
+    assert cli(["lineage", "last", "--json"], store_path) == full
+    code, out, err = cli(["diff", "last", "cccc", "--json"], store_path)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["run_id"] == RUN
+    code, out, err = cli(["diff", "run-", "cccc"], store_path)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "run id 'run-' is ambiguous" in err
+
+
 def test_missing_store_is_an_error_and_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "none" / "s.db"
     code, _, err = cli(["lineage", RUN], path)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
-from lsp_server.checks import CODES, PromptFacts, run_checks
+from lsp_server.checks import CODES, Finding, PromptFacts, run_checks
 from lsp_server.find_python import find_python_prompts
 from lsp_server.tokens import estimate_tokens
 
@@ -134,3 +137,30 @@ def test_a_prompts_characters_map_to_their_exact_source_positions() -> None:
     at = greeting.text.index("{{ name }}")
     span = greeting.doc_span(at, at + len("{{ name }}"))
     assert SOURCE[span.start:span.end] == "{{ name }}"
+
+
+def test_an_unexpected_failure_on_one_prompt_keeps_the_other_prompts_diagnostics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lsp_server import analysis
+    from lsp_server.options import ServerOptions
+
+    def flaky(facts: PromptFacts) -> list[Finding]:
+        if "BOOM" in facts.text:
+            raise KeyError("a bug in a check")
+        return run_checks(facts)
+
+    monkeypatch.setattr("lsp_server.analysis.run_checks", flaky)
+    opts = ServerOptions()
+    analyzer = analysis.Analyzer(opts, opts.core_settings(tmp_path), tmp_path, lambda: None)
+    source = "A_PROMPT = 'BOOM, try to answer.'\nB_PROMPT = 'Try to keep it short.'\n"
+
+    with caplog.at_level(logging.ERROR, logger="lsp_server.analysis"):
+        got = analyzer.analyse(tmp_path / "app.py", "python", source)
+
+    assert [r.site.key for r in got.sites] == ["B_PROMPT"]
+    assert [i.code for i in got.sites[0].issues] == ["weak-wording"]
+    (failed,) = got.issues
+    assert failed.code == "analysis-failed" and failed.span is not None and failed.span.start == 11
+    assert "checking A_PROMPT" in failed.message and "KeyError" in failed.message
+    assert "Traceback" in caplog.text and "a bug in a check" in caplog.text

@@ -52,9 +52,32 @@ def test_every_vscode_setting_is_one_the_server_reads() -> None:
                 for key in manifest["contributes"]["configuration"]["properties"]}
     server_keys = {f.alias for f in ServerOptions.model_fields.values()} - {"virtualDocuments"}
     assert declared - {"serverCommand"} == server_keys
-    sent = re.search(r"const keys = \[(.*?)\];", (VSCODE / "src" / "extension.ts").read_text(), re.S)
+    source = (VSCODE / "src" / "extension.ts").read_text()
+    sent = re.search(r"const keys = \[(.*?)\];", source, re.S)
     assert sent is not None
-    assert set(re.findall(r'"(\w+)"', sent.group(1))) == server_keys
+    assert set(re.findall(r'"(\w+)"', sent.group(1))) == server_keys - {"trustWorkspace"}
+    assert "trustWorkspace: trustWorkspace()" in source  # sent only as the gated value
+
+
+def test_the_vscode_extension_claims_its_own_language_id_and_keeps_trust_in_user_settings() -> None:
+    manifest = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
+    languages = {lang["id"]: lang for lang in manifest["contributes"]["languages"]}
+    assert "prompt" not in languages  # VS Code's own id for Copilot prompt files
+    assert all(".prompt.md" not in lang.get("extensions", []) for lang in languages.values())
+    for event in manifest["activationEvents"]:
+        if event.startswith("onLanguage:"):
+            assert event.removeprefix("onLanguage:") in {*languages, "python"}
+    props = manifest["contributes"]["configuration"]["properties"]
+    assert props["promptTuner.serverCommand"]["scope"] == "machine"
+    assert props["promptTuner.trustWorkspace"] == {**props["promptTuner.trustWorkspace"],
+                                                   "type": "boolean", "default": False,
+                                                   "scope": "application"}
+    untrusted = manifest["capabilities"]["untrustedWorkspaces"]
+    assert {"promptTuner.serverCommand", "promptTuner.trustWorkspace",
+            "promptTuner.models.target"} <= set(untrusted["restrictedConfigurations"])
+    gate = re.search(r"function trustWorkspace\(\): boolean \{(.*?)\n\}",
+                     (VSCODE / "src" / "extension.ts").read_text(), re.S)
+    assert gate is not None and "vscode.workspace.isTrusted" in gate.group(1)
 
 
 def test_settings_use_camel_case_and_bad_values_say_which_setting() -> None:

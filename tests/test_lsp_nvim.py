@@ -19,7 +19,7 @@ from tests.test_lsp_e2e import GOOD, ORIGINAL, options, task_yaml, world
 
 REPO = Path(__file__).resolve().parents[1]
 NVIM_DIR = REPO / "lsp_server" / "editors" / "nvim"
-MIN_VERSION = (0, 9)
+MIN_VERSION = (0, 11)  # the version prompt_tuner.lua and lspconfig.lua check for
 
 SCRIPT = r"""
 package.path = NVIM_DIR .. "/?.lua;" .. package.path
@@ -104,3 +104,45 @@ def test_neovim_applies_the_optimized_prompt_to_a_prompt_file(
     assert proc.returncode == 0, report
     assert "DIAGNOSTIC output-format" in report and "WRITTEN" in report
     assert prompt.read_text(encoding="utf-8") == GOOD + "\n"
+
+
+OLD_NVIM = r"""
+package.path = NVIM_DIR .. "/?.lua;" .. package.path
+local function out(s) io.stdout:write(s .. "\n") end
+local real_has = vim.fn.has
+vim.fn.has = function(feature)  -- pretend to be Neovim 0.10
+  if feature == "nvim-0.11" then return 0 end
+  return real_has(feature)
+end
+vim.notify = function(msg, level) out("NOTIFY " .. tostring(level) .. " " .. msg) end
+out("SETUP " .. tostring(require("prompt_tuner").setup({ cmd = CMD })))
+dofile(NVIM_DIR .. "/lspconfig.lua")
+vim.cmd.edit(PROMPT_FILE)
+vim.wait(500)
+out("CLIENTS " .. #vim.lsp.get_clients())
+vim.cmd("qall!")
+"""
+
+
+def test_an_older_neovim_is_told_the_version_it_needs_and_starts_nothing(tmp_path: Path) -> None:
+    nvim, version = find_nvim()
+    if nvim is None:
+        pytest.skip(f"needs Neovim >= {'.'.join(map(str, MIN_VERSION))}: {version}")
+    prompt = tmp_path / "review.prompt"
+    prompt.write_text("Classify the review.\n", encoding="utf-8")
+    script = tmp_path / "old.lua"
+    script.write_text(f"NVIM_DIR = {lua(str(NVIM_DIR))}\nCMD = {lua([sys.executable, '-m', 'lsp_server'])}\n"
+                      f"PROMPT_FILE = {lua(str(prompt))}\n" + OLD_NVIM, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(tmp_path / "nvim-config"),
+           "XDG_STATE_HOME": str(tmp_path / "nvim-state")}
+
+    proc = subprocess.run([nvim, "--headless", "--clean", "-n", "-S", str(script)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+    report = proc.stdout + proc.stderr
+    assert proc.returncode == 0, report
+    assert "SETUP false" in report and "CLIENTS 0" in report
+    notices = [ln for ln in report.splitlines() if ln.startswith("NOTIFY")]
+    assert len(notices) == 2, report
+    assert all("needs Neovim 0.11 or newer" in ln and ln.startswith("NOTIFY 4 ") for ln in notices)
+

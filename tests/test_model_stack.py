@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import ModelUnavailable, RequestRejected
+from core.errors import ModelError, ModelUnavailable, RequestRejected
 from core.models.base import Adapter, Message, Request
 from core.models.cache import ResponseCache
 from core.models.http import Timeouts
@@ -22,6 +22,7 @@ from core.models.limits import RateLimits
 from core.models.pool import Pool
 from core.models.providers import AnthropicAdapter, HuggingFaceAdapter, OpenAIAdapter
 from core.models.stack import ModelClient, RetryPolicy
+from core.redact import Redactor
 from tests.fakes.fixtures import StartFakeServer
 from tests.fakes.harness import FakeServer
 
@@ -176,6 +177,41 @@ async def test_a_hang_past_the_timeout_is_cut_and_retried(
     assert len(server.requests()) == 2
 
 
+# -- reasoning models -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model", ["o1-mini", "o3", "o4-mini", "gpt-5-nano"])
+async def test_a_reasoning_model_gets_max_completion_tokens_and_no_sampling_fields(
+    fake_server: StartFakeServer, model: str
+) -> None:
+    server = fake_server("openai")  # answers these names as OpenAI does: 400 per refused field
+    client = client_for(OpenAIAdapter(model, server.base_url))
+    first = await client.complete(req("one", max_tokens=40, stop=["\n"]))
+    second = await client.complete(req("two", max_tokens=50))
+    assert (first.text, second.text) == ("echo: one", "echo: two")
+    sent = server.requests()
+    refused = [r["body"] for r in sent if r["status"] == 400]
+    assert [b.keys() & {"max_tokens", "stop", "temperature"} for b in refused] == [
+        {"max_tokens", "stop", "temperature"}, {"stop", "temperature"}, {"temperature"}]
+    assert [r["status"] for r in sent] == [400, 400, 400, 200, 200]  # learned once, then right
+    body = sent[-1]["body"]
+    assert body["max_completion_tokens"] == 50
+    assert not body.keys() & {"max_tokens", "temperature", "stop"}
+
+
+async def test_other_models_keep_max_tokens_and_other_400s_are_not_adapted_to(
+    fake_server: StartFakeServer,
+) -> None:
+    server = fake_server("openai")
+    client = client_for(adapter_for(server))
+    await client.complete(req("x", max_tokens=7, temperature=0.3))
+    body = server.requests()[0]["body"]
+    assert (body["max_tokens"], body["temperature"]) == (7, 0.3)
+    server.faults({"kind": "400"})  # "Invalid value for 'temperature'", but no param/code pair
+    with pytest.raises(RequestRejected):
+        await client.complete(req("y"))
+    assert len(server.requests()) == 2
+
+
 # -- limits -----------------------------------------------------------------------------------------
 
 async def test_max_in_flight_is_reached_and_never_exceeded(fake_server: StartFakeServer) -> None:
@@ -302,6 +338,30 @@ async def test_api_keys_never_reach_the_cache_file(
     assert server.requests()[0]["headers"]["x-api-key"] == "sk-very-secret-123"
     for path in tmp_path.glob("cache.db*"):
         assert b"sk-very-secret-123" not in path.read_bytes()
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_a_key_the_server_echoes_is_redacted_from_answers_errors_and_the_cache(
+    fake_server: StartFakeServer, tmp_path: Path, flavor: str
+) -> None:
+    key = "sk-echoed-secret-0123456789"
+    server = fake_server(flavor)
+    server.configure(echo_auth=True)
+    adapter = ADAPTERS[flavor]("fake-model", server.base_url, api_key=key)
+    client = client_for(adapter, tmp_path, attempts=2)
+    client.redactor = Redactor([key, "another-configured-key"])
+    answer = await client.complete(req("hi"))
+    assert key in str(server.requests()[0]["headers"])
+    assert answer.text.endswith("[redacted]]") and key not in answer.text
+    server.faults({"kind": "500"}, {"kind": "500"}, {"kind": "401"})
+    for i in range(2):  # given up after retries, then refused: both quote the server
+        with pytest.raises(ModelError) as err:
+            await client.complete(req(f"again {i}"))
+        assert "[redacted]" in str(err.value) and key not in str(err.value)
+        assert key not in repr(err.value.args)
+    assert client.cache is not None
+    client.cache.flush()
+    assert all(key.encode() not in p.read_bytes() for p in tmp_path.glob("cache.db*"))
 
 
 # -- pools ------------------------------------------------------------------------------------------

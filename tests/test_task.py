@@ -145,6 +145,17 @@ def test_invalid_json_names_file_and_line(tmp_path: Path) -> None:
     assert "line 2" in text
 
 
+@pytest.mark.parametrize(("name", "text", "fragment"), [
+    ("t.yaml", "name: t\nprompt: hi\npromtp: typo\n", "t.yaml line 3: unknown field 'promtp'"),
+    ("t.yaml", "name: t\nprompt: hi\nmetrics:\n  - type: label\n    weight: -1\n",
+     "t.yaml line 5: field 'metrics.0.weight'"),
+    ("t.yaml", "name: t\nprompt: hi\nmetrics:\n  - {weight: 2}\n", "t.yaml line 4: missing required field"),
+    ("t.json", '{"name": "t",\n "prompt": "hi",\n "metric": "fancy"}', "t.json line 3: field 'metric'"),
+])
+def test_schema_errors_name_the_line(tmp_path: Path, name: str, text: str, fragment: str) -> None:
+    assert fragment in load_error(write(tmp_path / name, text))
+
+
 # (case, other files, task file, its text, what the one-line error must name)
 TASK_FILE_ERRORS: list[tuple[str, dict[str, str], str, str, list[str]]] = [
     ("unknown field", {}, "t.yaml", "name: t\nprompt: hi\npromtp: typo\n", ["t.yaml", "promtp"]),

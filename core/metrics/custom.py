@@ -27,8 +27,7 @@ from typing import Any
 from ..errors import TaskError
 from ..task import Example
 from .base import Score
-
-_HINT = "write `module.path:function` (importable) or `file.py:function` (relative to the task file)"
+from .custom_ref import parse_custom_ref
 
 
 def _load_file(path: Path, ref: str) -> Any:
@@ -65,17 +64,15 @@ def _load_module(mod: str, ref: str) -> Any:
 
 
 def load_custom(ref: str, base_dir: Path | None = None) -> Callable[..., Any]:
-    """The function ``ref`` names; a file path is relative to ``base_dir`` (the task's folder)."""
-    target, sep, func = ref.rpartition(":")
-    target, func = target.strip(), func.strip()
-    if not sep or not target or not func:
-        raise TaskError(f"custom metric {ref!r}: no function named", _HINT)
-    if target.endswith(".py") or "/" in target or "\\" in target:
-        path = Path(target).expanduser()
-        if not path.is_absolute():
-            path = (base_dir or Path.cwd()) / path
-        module = _load_file(path.resolve(), ref)
+    """The function ``ref`` names, imported; a file path is relative to ``base_dir`` (the task's
+    folder). This runs the module's code: see ``custom_ref`` for checking without it."""
+    parsed = parse_custom_ref(ref, base_dir)
+    func = parsed.function
+    if parsed.file is not None:
+        target = str(parsed.file)
+        module = _load_file(parsed.file, ref)
     else:
+        target = parsed.module or ""
         module = _load_module(target, ref)
     fn = getattr(module, func, None)
     if fn is None:

@@ -1,70 +1,132 @@
 """Metrics that pull a structured answer out of chatter: a regex, a number, a JSON object.
 
-Outcome tags: ``ok``; ``no_match`` / ``bad_pattern`` (regex); ``wrong`` / ``no_number`` /
-``bad_expected`` (numeric); ``partial`` / ``wrong`` / ``parse_error`` / ``schema_error`` /
-``bad_expected`` (json).
+Outcome tags: ``ok``; ``no_match`` / ``bad_pattern`` / ``error`` (regex: the match ran out of
+time); ``wrong`` / ``no_number`` / ``bad_expected`` (numeric); ``partial`` / ``wrong`` /
+``parse_error`` / ``schema_error`` / ``bad_expected`` / ``error`` (json: the answer's JSON is
+nested too deeply or too large).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import importlib
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
+import regex  # type: ignore[import-untyped]  # no stubs; wrapped in typed helpers below
 from jsonschema import exceptions as js_exceptions
 from jsonschema import validators
 
 from ..errors import TaskError
+from ..jsonio import MAX_DEPTH, JsonTooDeep, load_json, raw_decode
 from ..task import Example
 from .base import Score
 from .match import normalize
 
-# Python's re has no timeout and holds the GIL while it matches. Answers are stripped, then cut
-# to this many characters: a pattern that backtracks quadratically (``\s*a*b`` in search mode)
-# then costs milliseconds instead of minutes on a runaway answer. Exponential patterns (nested
-# quantifiers such as ``(a|aa)*c``) are not saved by any length limit: avoid them.
+# Patterns come from task files and from examples' expected answers: untrusted. Each is
+# checked with Python's re syntax (as documented), held to MAX_PATTERN_CHARS and to a compiled
+# size (MAX_PATTERN_COST: ``(a{1000}){1000}`` would compile to a million nodes), and run by the
+# `regex` engine with a time limit per answer: a pattern that backtracks catastrophically
+# (``(.*a){20}x``) scores 0 with outcome ``error`` instead of freezing the run. Answers are
+# stripped, then cut to MAX_REGEX_CHARS characters.
 MAX_REGEX_CHARS = 4000
+MAX_PATTERN_CHARS = 1000
+MAX_PATTERN_COST = 50_000
+MATCH_TIMEOUT_S = 0.5
 # JSON is searched for in this much of the answer, at this many '{' at most.
 MAX_JSON_CHARS = 100_000
 MAX_JSON_STARTS = 200
 
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}
+_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE,
+          "a": regex.ASCII}
+_RE_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}
+_sre: Any = importlib.import_module("re._parser")  # re's own parser: the pattern's structure
 
 
-def _re_flags(flags: str) -> re.RegexFlag:
-    out = re.RegexFlag(0)
+def _check_flags(flags: str) -> None:
     for c in flags:
         if c not in _FLAGS:
             raise TaskError(f"unknown regex flag '{c}'", f"use some of: {''.join(_FLAGS)}")
-        out |= _FLAGS[c]
-    return out
+
+
+def _parts(av: Any) -> list[Any]:
+    """The sub-patterns inside one parsed item's argument (groups, branches, repeats)."""
+    if isinstance(av, _sre.SubPattern):
+        return [av]
+    if isinstance(av, list | tuple):
+        return [sub for x in av for sub in _parts(x)]
+    return []
+
+
+def _cost(items: Any) -> int:
+    """How many nodes a parsed pattern compiles to, counting every fixed repeat in full."""
+    total = 0
+    for op, av in items:
+        if str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = av
+            total += max(1, low if high == _sre.MAXREPEAT else high) * _cost(sub)
+        else:
+            total += 1 + sum(_cost(sub) for sub in _parts(av))
+        if total > MAX_PATTERN_COST:
+            return total
+    return total
+
+
+@lru_cache(maxsize=512)
+def compile_pattern(pattern: str, flags: str = "") -> Any:
+    """A `regex` pattern object for a Python re pattern, or a TaskError saying what is wrong."""
+    _check_flags(flags)
+    shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise TaskError(f"the regex {shown!r} is longer than {MAX_PATTERN_CHARS} characters",
+                        "shorten the pattern")
+    re_flags = 0
+    for c in flags:
+        re_flags |= _RE_FLAGS[c]
+    try:
+        re.compile(pattern, re_flags)
+        cost = _cost(_sre.parse(pattern, re_flags))
+    except re.error as exc:
+        raise TaskError(f"invalid regex {shown!r}: {exc}", "fix the pattern (Python re syntax)") from None
+    except (RecursionError, OverflowError):
+        raise TaskError(f"the regex {shown!r} nests too deeply", "simplify the pattern") from None
+    if cost > MAX_PATTERN_COST:
+        raise TaskError(f"the regex {shown!r} repeats too much (over {MAX_PATTERN_COST:,} steps "
+                        "once compiled)", "use smaller {m,n} counts")
+    mask = 0
+    for c in flags:
+        mask |= _FLAGS[c]
+    return regex.compile(pattern, mask)
+
+
+def _matches(compiled: Any, text: str, fullmatch: bool) -> bool:
+    """Whether ``compiled`` matches; raises TimeoutError after MATCH_TIMEOUT_S seconds."""
+    run = compiled.fullmatch if fullmatch else compiled.search
+    return run(text, timeout=MATCH_TIMEOUT_S, concurrent=True) is not None
 
 
 @dataclass(frozen=True)
 class RegexMetric:
     """1.0 if the (stripped) answer matches ``pattern``: anywhere (``search``) or as a whole
     (``fullmatch``). Without a pattern each example's ``expected`` is its pattern. Only the first
-    :data:`MAX_REGEX_CHARS` characters of the answer are looked at."""
+    :data:`MAX_REGEX_CHARS` characters of the answer are looked at, for at most
+    :data:`MATCH_TIMEOUT_S` seconds."""
 
     pattern: str | None = None
     mode: Literal["search", "fullmatch"] = "search"
     flags: str = ""
     name: str = "regex"
-    _compiled: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _compiled: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("search", "fullmatch"):
             raise TaskError(f"unknown regex mode '{self.mode}'", "use search or fullmatch")
-        flags = _re_flags(self.flags)
+        _check_flags(self.flags)
         if self.pattern is not None:
-            try:
-                compiled = re.compile(self.pattern, flags)
-            except re.error as exc:
-                raise TaskError(f"invalid regex {self.pattern!r}: {exc}",
-                                "fix the pattern (Python re syntax)") from None
-            object.__setattr__(self, "_compiled", compiled)
+            object.__setattr__(self, "_compiled", compile_pattern(self.pattern, self.flags))
 
     async def score(self, answer: str, example: Example) -> Score:
         compiled = self._compiled
@@ -72,15 +134,21 @@ class RegexMetric:
             if example.expected is None:
                 return Score(0.0, "the example has no expected pattern", "bad_pattern")
             try:
-                compiled = re.compile(example.expected, _re_flags(self.flags))
-            except re.error as exc:
-                return Score(0.0, f"invalid pattern {example.expected!r}: {exc}", "bad_pattern")
+                compiled = compile_pattern(example.expected, self.flags)
+            except TaskError as exc:
+                why = f"invalid pattern in the expected answer: {exc.message}"
+                return Score(0.0, why[:300], "bad_pattern")
         text = answer.strip()[:MAX_REGEX_CHARS]
-        found = compiled.fullmatch(text) if self.mode == "fullmatch" else compiled.search(text)
+        full = self.mode == "fullmatch"
+        try:
+            # in a thread (the engine releases the GIL) so a slow match never stalls the loop
+            found = await asyncio.to_thread(_matches, compiled, text, full)
+        except TimeoutError:
+            return Score(0.0, f"the pattern {compiled.pattern[:60]!r} took over {MATCH_TIMEOUT_S:g} s "
+                              "on this answer (it backtracks too much)", "error")
         if found:
             return Score(1.0, "", "ok")
-        return Score(0.0, f"does not {'fully ' if self.mode == 'fullmatch' else ''}match "
-                          f"{compiled.pattern!r}", "no_match")
+        return Score(0.0, f"does not {'fully ' if full else ''}match {compiled.pattern!r}", "no_match")
 
 
 # -- numbers -------------------------------------------------------------------------------------
@@ -173,31 +241,40 @@ _NOTHING = object()
 def find_json(text: str) -> Any:
     """The JSON object (or array) in an answer: the whole answer, else the first ```json fence
     that parses, else the first balanced ``{...}`` that parses. Returns ``_NOTHING`` if none
-    (see :func:`parse_json`). A bare number or string is not taken for JSON."""
+    (see :func:`parse_json`). A bare number or string is not taken for JSON. Raises
+    :class:`JsonTooDeep` when nothing parses and some JSON nests too deeply."""
     text = text[:MAX_JSON_CHARS]
+    deep: JsonTooDeep | None = None
     candidates = [text.strip(), *(m.group(1).strip() for m in _FENCE.finditer(text))]
     for candidate in candidates:
         try:
-            value = json.loads(candidate)
-        except (ValueError, RecursionError):
+            value = load_json(candidate, as_written=False)
+        except JsonTooDeep as exc:
+            deep = deep or exc
+            continue
+        except ValueError:
             continue
         if isinstance(value, dict | list):
             return value
-    decoder = json.JSONDecoder()
     start = text.find("{")
     for _ in range(MAX_JSON_STARTS):
         if start < 0:
             break
         try:
-            value, _end = decoder.raw_decode(text, start)
+            value, _end = raw_decode(text, start)
             return value  # starts at "{": an object
-        except (ValueError, RecursionError):
-            start = text.find("{", start + 1)
+        except JsonTooDeep as exc:
+            deep = deep or exc
+        except ValueError:
+            pass
+        start = text.find("{", start + 1)
+    if deep is not None:
+        raise deep
     return _NOTHING
 
 
 def parse_json(text: str) -> tuple[bool, Any]:
-    """(found, value) for the JSON value in an answer."""
+    """(found, value) for the JSON value in an answer; raises :class:`JsonTooDeep`."""
     value = find_json(text)
     return (value is not _NOTHING, None if value is _NOTHING else value)
 
@@ -247,7 +324,10 @@ class JsonMatch:
         object.__setattr__(self, "_validator", cls(self.schema))
 
     async def score(self, answer: str, example: Example) -> Score:
-        found, value = parse_json(answer)
+        try:
+            found, value = parse_json(answer)
+        except JsonTooDeep:
+            return Score(0.0, f"the answer's JSON nests more than {MAX_DEPTH} levels deep", "error")
         if not found:
             return Score(0.0, "no JSON found in the answer", "parse_error")
         if self._validator is not None:
@@ -260,9 +340,9 @@ class JsonMatch:
         if example.expected is None:
             return Score(1.0, "", "ok")
         try:
-            want = json.loads(example.expected)
-        except (ValueError, RecursionError):
-            return Score(0.0, "the expected value is not JSON", "bad_expected")
+            want = load_json(example.expected, as_written=False)
+        except ValueError:
+            return Score(0.0, "the expected value is not JSON (or nests too deeply)", "bad_expected")
         if not isinstance(want, dict):
             ok = _same(value, want)
             return Score(1.0, "", "ok") if ok else Score(0.0, "JSON differs from expected", "wrong")

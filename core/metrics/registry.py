@@ -3,6 +3,8 @@
 A task's ``metrics:`` entries are checked against this registry when the task loads (unknown
 type, bad settings, a regex that does not compile, a custom function that cannot be imported),
 so a mistake is reported before any model is called. Plugins add types with ``register_metric``.
+A type whose builder runs user code (``custom``) also has a ``check`` that validates without
+running it, for fronts that load untrusted task files (the editor: ``import_code=False``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class CustomParams(NoParams):
 
 
 Builder = Callable[[Any, MetricContext], Metric]
+Checker = Callable[[Any, MetricContext], None]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class MetricType:
     needs_expected: bool = False
     needs_judge: bool = False
     description: str = ""
+    check: Checker | None = None  # validates without running user code; None: building runs none
 
 
 _TYPES: dict[str, MetricType] = {}
@@ -107,6 +111,7 @@ def metric_types() -> dict[str, MetricType]:
 
 def _builtin() -> None:
     from .custom import CustomMetric
+    from .custom_ref import check_custom_ref, parse_custom_ref
     from .extract import JsonMatch, NumericMatch, RegexMetric
     from .judge import Judge
     from .match import Contains, ExactMatch, LabelMatch
@@ -152,7 +157,8 @@ def _builtin() -> None:
                    description="an LLM judge with a rubric, 0-10 per dimension"),
         MetricType("custom", CustomParams,
                    lambda p, c: CustomMetric(p.function, c.base_dir),
-                   description="your function(answer, example) -> score"),
+                   description="your function(answer, example) -> score",
+                   check=lambda p, c: check_custom_ref(parse_custom_ref(p.function, c.base_dir))),
     ):
         register_metric(kind)
 
@@ -187,8 +193,9 @@ def build_metric(spec: MetricSpec, ctx: MetricContext, where: str = "metrics") -
     return kind.build(_params(kind, spec, where), ctx)
 
 
-def check_metrics(task: Task, wheres: list[str] | None = None) -> None:
-    """Validate every metric of a task at load time (everything but calling a model)."""
+def check_metrics(task: Task, wheres: list[str] | None = None, *, import_code: bool = True) -> None:
+    """Validate every metric of a task at load time (everything but calling a model). With
+    ``import_code=False``, metrics that run user code are checked without importing it."""
     specs = task.metric_specs()
     seen: set[str] = set()
     for i, spec in enumerate(specs):
@@ -206,8 +213,12 @@ def check_metrics(task: Task, wheres: list[str] | None = None) -> None:
                 raise TaskError(f"{at}: metric '{spec.type}' needs an 'expected' answer on every "
                                 "example", "add expected answers, or use metric: judge")
         if not kind.needs_judge:
+            ctx = MetricContext(task, None, None)
             try:
-                kind.build(params, MetricContext(task, None, None))
+                if kind.check is not None and not import_code:
+                    kind.check(params, ctx)
+                else:
+                    kind.build(params, ctx)
             except TaskError as exc:
                 if str(task.source) in exc.message:
                     raise

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..budget import Budget, Usage
+from ..redact import Redactor, protect_logs
 from .base import Adapter, Completion, Message, Model, Request, request_hash
 from .cache import ResponseCache
 from .limits import RateLimits
@@ -55,6 +56,9 @@ class ModelHub:
         self._on_call = on_call
         self._replay = replay or {}
         self._clients: dict[str, ModelClient] = {}
+        # Every configured key, redacted from answers, model errors and log records.
+        self.redactor = Redactor(secrets.all_values())
+        protect_logs(self.redactor)
 
     def get(self, spec: str) -> ModelClient:
         if spec not in self._clients:
@@ -76,7 +80,7 @@ class ModelHub:
                 attempt_timeout_s=None if adapter.kind == "embedded" else s.timeouts.total,
                 budget=self.budget,
                 truncation=tuple(s.truncation), price=price_fn(s.prices.get(adapter.model)),
-                on_call=on_call, replay=self._replay,
+                on_call=on_call, replay=self._replay, redactor=self.redactor,
             )
         return self._clients[spec]
 

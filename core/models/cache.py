@@ -7,21 +7,30 @@ every sampling parameter, seed). API keys never enter the key or the file. Entri
 Writes are batched (up to 64 entries or half a second, and always on ``close``) and committed by a
 writer thread: one SQLite commit per response on the event loop was a tenth of the call stack's
 CPU at 1,000+ requests/s. Entries not yet on disk are served from memory, so they are never a miss.
+
+Several processes may share the file (see :mod:`core.sqlitedb`). A storage failure (a full disk, a
+damaged or read-only file) is one :class:`~core.sqlitedb.StorageError` line; one met by the writer
+thread is raised by the next ``put``, ``flush`` or ``close``. A damaged file is thrown away and
+started again only when asked (``discard_corrupt``: what ``prompt-tuner cache clear`` does).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..sqlitedb import Connection, Place, StorageCorrupt, StorageError, connect
 from .base import Completion
 
+log = logging.getLogger(__name__)
+
 SCHEMA = """
+BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
     created_at REAL NOT NULL,
@@ -29,7 +38,9 @@ CREATE TABLE IF NOT EXISTS responses (
     completion TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_created ON responses(created_at);
+COMMIT;
 """
+CORRUPT_HINT = "clear it with `prompt-tuner cache clear`, or run with --no-cache"
 
 
 BATCH = 64
@@ -48,27 +59,48 @@ class CacheStats:
 
 
 class ResponseCache:
-    def __init__(self, path: Path, ttl_s: float | None = None) -> None:
+    def __init__(self, path: Path, ttl_s: float | None = None, *,
+                 discard_corrupt: bool = False) -> None:
         self.path = path
         self.ttl_s = ttl_s
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.place = Place(path, "the response cache", "cache.path", CORRUPT_HINT)
         self._lock = threading.Lock()
-        self._db = self._connect()
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = self._open(check=discard_corrupt)
+        except StorageCorrupt:
+            if not discard_corrupt:
+                raise
+            log.warning("the response cache %s was damaged; it is started again, empty", path)
+            self._discard()
+            self._db = self._open()
         # Writes happen on their own thread and connection (WAL lets reads go on meanwhile), so
         # a commit never stalls the event loop; entries stay readable from memory until written.
-        self._write_db = self._connect()
+        self._write_db = connect(self.place)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-writer")
         self._pending: dict[str, tuple[float, str, str]] = {}
         self._writing: dict[str, tuple[float, str, str]] = {}
+        self._failure: StorageError | None = None
         self._last_flush = time.monotonic()
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=5000")
+    def _open(self, *, check: bool = False) -> Connection:
+        """``check``: read every page first (a damaged page is otherwise found only when read)."""
+        db = connect(self.place)
+        try:
+            db.executescript(SCHEMA)
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0] if check else "ok"
+            if verdict != "ok":
+                raise StorageCorrupt(f"{self.place.name} is damaged ({verdict})", CORRUPT_HINT)
+        except BaseException:
+            db.close()
+            raise
         return db
+
+    def _discard(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            except OSError as exc:
+                raise self.place.translate(exc) or exc from None
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
@@ -89,6 +121,7 @@ class ResponseCache:
     def put(self, key: str, completion: Completion) -> None:
         blob = json.dumps(replace(completion, cached=False).to_json(), ensure_ascii=False)
         with self._lock:
+            self._raise_failure()
             self._pending[key] = (time.time(), completion.model, blob)
             if len(self._pending) >= BATCH or time.monotonic() - self._last_flush > FLUSH_S:
                 self._submit()
@@ -104,20 +137,33 @@ class ResponseCache:
 
     def _write(self, batch: dict[str, tuple[float, str, str]]) -> None:
         rows = [(k, t, m, b) for k, (t, m, b) in batch.items()]
-        with self._write_db:
-            self._write_db.executemany(
-                "INSERT OR REPLACE INTO responses(key, created_at, model, completion)"
-                " VALUES (?, ?, ?, ?)", rows)
+        try:
+            with self._write_db:
+                self._write_db.execute("BEGIN IMMEDIATE")
+                self._write_db.executemany(
+                    "INSERT OR REPLACE INTO responses(key, created_at, model, completion)"
+                    " VALUES (?, ?, ?, ?)", rows)
+        except StorageError as exc:
+            with self._lock:  # the entries stay served from memory; the next put says why
+                self._failure = self._failure or exc
+            return
         with self._lock:
             for key, entry in batch.items():
                 if self._writing.get(key) is entry:
                     del self._writing[key]
+
+    def _raise_failure(self) -> None:
+        """Raise what the writer thread met (call with the lock held)."""
+        if self._failure is not None:
+            raise self._failure
 
     def flush(self) -> None:
         """Write everything pending and wait until it is on disk."""
         with self._lock:
             self._submit()
         self._writer.submit(lambda: None).result()
+        with self._lock:
+            self._raise_failure()
 
     def stats(self) -> CacheStats:
         now = time.time()
@@ -152,8 +198,10 @@ class ResponseCache:
     def close(self) -> None:
         if self._writer is None:
             return
-        self.flush()
-        self._writer.shutdown(wait=True)
-        self._writer = None  # type: ignore[assignment]
-        self._write_db.close()
-        self._db.close()
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown(wait=True)
+            self._writer = None  # type: ignore[assignment]
+            self._write_db.close()
+            self._db.close()

@@ -94,7 +94,13 @@ class EmbeddedAdapter:
 
     def __init__(self, path: Path | None = None, *, n_ctx: int = 4096, n_threads: int = 2) -> None:
         self.path = path or default_model_path()
-        if not self.path.is_file():
+        try:
+            found = self.path.is_file()
+        except OSError as exc:  # no permission, a name too long, …
+            raise ConfigError(f"cannot read the GGUF file {self.path}: "
+                              f"{(exc.strerror or type(exc).__name__).lower()}",
+                              "give embedded:/path/to/model.gguf") from None
+        if not found:
             raise ConfigError(
                 f"GGUF file not found: {self.path}", "give embedded:/path/to/model.gguf"
             )

@@ -10,8 +10,9 @@ httpx's transport API to aiohttp's connection pool (``httpx-aiohttp``). Two meas
   directly costs +4% (ratio ~1.2, where the bare loop itself reaches ~1.17 on 2 cores).
 
 A provider module subclasses :class:`HttpAdapter` and writes only ``path``, ``headers``,
-``body`` and ``parse``; status codes, timeouts, dropped connections and unreadable bodies are
-turned into the error classes the retry layer understands here, once.
+``body`` and ``parse`` (and ``adapt``, when a model may refuse a body field with a 400 that says
+which); status codes, timeouts, dropped connections and unreadable bodies are turned into the
+error classes the retry layer understands here, once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ..errors import (
     RequestRejected,
     ServerError,
 )
+from ..jsonio import load_json
 from .base import Completion, Request, estimate_tokens
 
 
@@ -55,6 +57,8 @@ class Timeouts:
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
+
+MAX_ADAPTATIONS = 4  # re-sends after a 400 that ``adapt`` understood, per request
 
 CONTEXT_MARKERS = (
     "maximum context length",
@@ -90,7 +94,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def error_text(response: httpx.Response) -> str:
     """The human part of an error body, whatever the provider's error shape."""
     try:
-        data = response.json()
+        data = load_json(response.text, as_written=False)
     except ValueError:
         return response.text[:300]
     if isinstance(data, dict):
@@ -147,6 +151,11 @@ class HttpAdapter:
     def retry_after_from_body(self, response: httpx.Response) -> float | None:
         return None
 
+    def adapt(self, response: httpx.Response) -> bool:
+        """Called on an HTTP 400: change how this adapter writes requests and return True to
+        send the same request again at once (a parameter this model does not take)."""
+        return False
+
     # -- shared -----------------------------------------------------------------------------
     @property
     def endpoint(self) -> str:
@@ -161,6 +170,23 @@ class HttpAdapter:
 
     async def send(self, request: Request) -> Completion:
         started = time.perf_counter()
+        response = await self._post(request)
+        for _ in range(MAX_ADAPTATIONS):
+            if response.status_code != 400 or not self.adapt(response):
+                break
+            response = await self._post(request)
+        latency = time.perf_counter() - started
+        if response.status_code >= 400:
+            raise self._status_error(response)
+        try:
+            data = load_json(response.text, as_written=False)
+            completion = self.parse(data, latency)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise self._err(MalformedResponse,
+                            f"unreadable reply body ({type(exc).__name__})") from exc
+        return completion
+
+    async def _post(self, request: Request) -> httpx.Response:
         content = json.dumps(self.body(request), ensure_ascii=False).encode("utf-8")
         http_request = httpx.Request("POST", self._url, content=content,
                                      headers={**self._headers, **self.headers()},
@@ -175,16 +201,7 @@ class HttpAdapter:
             if _is_timeout(exc):
                 raise self._err(ModelTimeout, f"no reply within the timeout ({_name(exc)})") from exc
             raise self._err(ConnectionFailed, f"connection failed: {_name(exc)}") from exc
-        latency = time.perf_counter() - started
-        if response.status_code >= 400:
-            raise self._status_error(response)
-        try:
-            data = response.json()
-            completion = self.parse(data, latency)
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise self._err(MalformedResponse,
-                            f"unreadable reply body ({type(exc).__name__})") from exc
-        return completion
+        return response
 
     def _status_error(self, response: httpx.Response) -> ModelError:
         status = response.status_code
@@ -243,6 +260,6 @@ def _name(exc: httpx.TransportError) -> str:
 
 def loads_or_none(text: str) -> Any:
     try:
-        return json.loads(text)
+        return load_json(text, as_written=False)
     except ValueError:
         return None

@@ -1,7 +1,22 @@
-"""The hosted and self-hosted HTTP providers: OpenAI-compatible, Anthropic, Hugging Face."""
+"""The hosted and self-hosted HTTP providers: OpenAI-compatible, Anthropic, Hugging Face.
+
+OpenAI's reasoning models (o1, o3, o4-mini, gpt-5 …) refuse ``max_tokens`` (they take
+``max_completion_tokens``, which also bounds their hidden reasoning), ``stop``, and any
+``temperature``/``top_p`` but the default. Rather than guess from model names — which miss Azure
+deployment names, proxies' aliases and next year's families — the OpenAI adapter learns from the
+API's own answer: a 400 whose ``error.param`` is one of those and whose ``error.code`` is
+``unsupported_parameter``/``unsupported_value`` makes it rewrite (``max_tokens`` →
+``max_completion_tokens``) or drop that field for the rest of the run and send again at once.
+A 400 costs nothing and happens at most once per field and endpoint (a few times when several
+requests are in flight at the start). Dropping ``temperature`` means the model samples at its
+default; the cache key still holds the temperature that was asked for. ``max_completion_tokens``
+also pays for the hidden reasoning: a label-sized budget can leave such a model no room to
+answer (an empty reply that finished on 'length'), so give it room with ``tune.answer_max_tokens``.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -15,6 +30,23 @@ OLLAMA_URL = "http://localhost:11434/v1"
 ANTHROPIC_URL = "https://api.anthropic.com"
 HUGGINGFACE_URL = "https://router.huggingface.co/v1"
 ANTHROPIC_VERSION = "2023-06-01"
+# Body fields a model may refuse, and what to send instead (None: leave the field out).
+REFUSABLE: dict[str, str | None] = {
+    "max_tokens": "max_completion_tokens", "temperature": None, "top_p": None, "stop": None,
+}
+REFUSAL_CODES = frozenset({"unsupported_parameter", "unsupported_value"})
+
+log = logging.getLogger(__name__)
+
+
+def refused_field(response: httpx.Response) -> str | None:
+    """The body field an OpenAI-style 400 says this model does not take, or None."""
+    data = loads_or_none(response.text)
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict) or error.get("code") not in REFUSAL_CODES:
+        return None
+    param = error.get("param")
+    return param if isinstance(param, str) and param in REFUSABLE else None
 
 
 class OpenAIAdapter(HttpAdapter):
@@ -22,6 +54,7 @@ class OpenAIAdapter(HttpAdapter):
 
     kind = "openai"
     path = "/chat/completions"
+    refused: frozenset[str] = frozenset()  # fields this endpoint's model said it does not take
 
     def body(self, request: Request) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -35,8 +68,23 @@ class OpenAIAdapter(HttpAdapter):
             body["seed"] = request.seed
         if request.stop:
             body["stop"] = list(request.stop)
+        for name, instead in REFUSABLE.items():
+            if name in self.refused and name in body:
+                value = body.pop(name)
+                if instead is not None:
+                    body[instead] = value
         body.update(dict(request.extra))
         return body
+
+    def adapt(self, response: httpx.Response) -> bool:
+        name = refused_field(response)
+        if name is None or name in self.refused:
+            return False
+        self.refused = self.refused | {name}
+        instead = REFUSABLE[name]
+        log.info("%s at %s does not take '%s': %s from now on", self.model, self.endpoint, name,
+                 f"sending '{instead}'" if instead else "leaving it out")
+        return True
 
     def parse(self, data: Any, latency: float) -> Completion:
         choice = data["choices"][0]

@@ -4,6 +4,10 @@ A spec is ``KIND[:MODEL][@URL[,URL…]]``: ``embedded``, ``embedded:/path/model.
 ``openai:gpt-4o-mini``, ``openai:qwen2.5@http://gpu1:8000/v1,http://gpu2:8000/v1``,
 ``lmstudio:MODEL``, ``ollama:MODEL``, ``anthropic:MODEL``, ``huggingface:MODEL``.
 Providers register a factory under their kind; built-ins register the same way plugins do.
+
+A provider's key is attached only where ``endpoints`` allows it: the provider's own https host,
+or an endpoint the operator bound a key to (``key_bindings``). Any other URL gets no key.
+Parsing never raises anything but :class:`ModelSpecError`, whatever the text.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 from ..errors import ConfigError, ModelSpecError
 from .base import Adapter
 from .embedded import EmbeddedAdapter
+from .endpoints import BadURL, bound_key_name, official_key_name, parse_url
 from .http import HttpAdapter, Timeouts
 from .pool import Pool
 from .providers import (
@@ -54,6 +58,12 @@ def known_kinds() -> list[str]:
     return sorted(_factories)
 
 
+def one_line(text: str, limit: int = 120) -> str:
+    """Text from a user, fit for a one-line message: escaped control characters, cut short."""
+    flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def parse_spec(text: str) -> ModelSpec:
     spec = text.strip()
     if not spec:
@@ -63,40 +73,61 @@ def parse_spec(text: str) -> ModelSpec:
     if kind == "hf":
         kind = "huggingface"
     if kind not in _factories:
-        raise ModelSpecError(f"unknown model kind '{kind}' in '{text}'",
+        raise ModelSpecError(f"unknown model kind '{one_line(kind, 40)}' in '{one_line(text)}'",
                              f"use one of: {', '.join(known_kinds())}")
     if kind == "embedded":
-        return ModelSpec(kind, rest, (), spec)
+        if not rest.isprintable():
+            raise ModelSpecError(f"the model file in '{one_line(text)}' holds control characters",
+                                 "write embedded:/path/to/model.gguf")
+        return ModelSpec(kind, rest.strip(), (), spec)
     model, _, url_part = rest.partition("@")
+    model = model.strip()
     if not model:
-        raise ModelSpecError(f"'{text}' names no model", f"write {kind}:MODEL_NAME[@BASE_URL]")
+        raise ModelSpecError(f"'{one_line(text)}' names no model", f"write {kind}:MODEL_NAME[@BASE_URL]")
+    if not model.isprintable():
+        raise ModelSpecError(f"the model name in '{one_line(text)}' holds control characters",
+                             f"write {kind}:MODEL_NAME[@BASE_URL]")
     urls = tuple(u.strip().rstrip("/") for u in url_part.split(",") if u.strip())
+    if url_part.strip() and not urls:
+        raise ModelSpecError(f"'{one_line(text)}' has an @ but no URL", "write MODEL@BASE_URL")
     for url in urls:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ModelSpecError(f"bad base URL '{url}' in '{text}'",
-                                 "write a full URL such as http://127.0.0.1:8080/v1")
+        try:
+            parse_url(url)
+        except BadURL as exc:
+            raise ModelSpecError(f"bad base URL '{one_line(url)}' in a model spec: {exc}",
+                                 "write a full URL such as http://127.0.0.1:8080/v1") from None
     return ModelSpec(kind, model, urls, spec)
 
 
-def _secret(value: object) -> str | None:
-    return value.get_secret_value() if value is not None else None  # type: ignore[attr-defined]
+def api_key_for(url: str, spec: ModelSpec, settings: Settings, secrets: Secrets,
+                provider_key: str) -> str | None:
+    """The key a request to ``url`` carries: the one the operator bound to that endpoint, else the
+    provider's own key on the provider's own host, else none. A key that should go there but is
+    not set is a ConfigError."""
+    bound = bound_key_name(url, settings.key_bindings)
+    name = bound or official_key_name(url, provider_key)
+    if name is None:
+        return None
+    key = secrets.get(name)
+    if not key:
+        hint = (f"export {name}=…, or drop the key_bindings entry that covers {url}" if bound
+                else f"export {name}=…, or point the spec at a local server with @URL")
+        raise ConfigError(f"{name} is not set for {one_line(spec.text)}", hint)
+    return key
 
 
 def _http(
-    cls: type[HttpAdapter], spec: ModelSpec, settings: Settings, default_url: str,
-    key: str | None, key_name: str,
+    cls: type[HttpAdapter], spec: ModelSpec, settings: Settings, secrets: Secrets,
+    default_url: str, provider_key: str,
 ) -> Adapter:
     urls = spec.urls or (default_url,)
-    needs_key = any(u.startswith(default_url) for u in urls) and default_url.startswith("https://")
-    if needs_key and not key:
-        raise ConfigError(f"{key_name} is not set for {spec.text}",
-                          f"export {key_name}=…, or point the spec at a local server with @URL")
+    keys = [api_key_for(url, spec, settings, secrets, provider_key) for url in urls]
     t = settings.timeouts
     timeouts = Timeouts(connect=t.connect, read=t.read, write=t.write, pool=t.pool, total=t.total)
     conns = max(settings.limits_for(spec.text).max_in_flight, 1) + 4
     adapters: list[Adapter] = [
-        cls(spec.model, url, api_key=key, timeouts=timeouts, max_connections=conns) for url in urls
+        cls(spec.model, url, api_key=key, timeouts=timeouts, max_connections=conns)
+        for url, key in zip(urls, keys, strict=True)
     ]
     if len(adapters) == 1:
         return adapters[0]
@@ -105,26 +136,27 @@ def _http(
 
 
 def _embedded(spec: ModelSpec, settings: Settings, secrets: Secrets) -> Adapter:
-    path = Path(spec.model).expanduser() if spec.model else None
+    try:
+        path = Path(spec.model).expanduser() if spec.model else None
+    except RuntimeError:  # ~name of a user this machine does not know
+        raise ConfigError(f"cannot expand '{one_line(spec.model)}': no such user's home",
+                          "give embedded:/path/to/model.gguf") from None
     return EmbeddedAdapter(path, n_ctx=settings.embedded.n_ctx,
                            n_threads=settings.embedded.n_threads)
 
 
 def _openai_like(default_url: str) -> Factory:
     def make(spec: ModelSpec, settings: Settings, secrets: Secrets) -> Adapter:
-        return _http(OpenAIAdapter, spec, settings, default_url,
-                     _secret(secrets.openai_api_key), "OPENAI_API_KEY")
+        return _http(OpenAIAdapter, spec, settings, secrets, default_url, "OPENAI_API_KEY")
     return make
 
 
 def _anthropic(spec: ModelSpec, settings: Settings, secrets: Secrets) -> Adapter:
-    return _http(AnthropicAdapter, spec, settings, ANTHROPIC_URL,
-                 _secret(secrets.anthropic_api_key), "ANTHROPIC_API_KEY")
+    return _http(AnthropicAdapter, spec, settings, secrets, ANTHROPIC_URL, "ANTHROPIC_API_KEY")
 
 
 def _huggingface(spec: ModelSpec, settings: Settings, secrets: Secrets) -> Adapter:
-    return _http(HuggingFaceAdapter, spec, settings, HUGGINGFACE_URL,
-                 _secret(secrets.hf_token), "HF_TOKEN")
+    return _http(HuggingFaceAdapter, spec, settings, secrets, HUGGINGFACE_URL, "HF_TOKEN")
 
 
 register_provider("embedded", _embedded)

@@ -6,6 +6,9 @@ validate → cache lookup → (single flight) → budget → [rate limit → tim
 The limiter wraps each attempt, not the whole retry loop: a retry is a request the server sees,
 so it counts against requests-per-minute and in-flight limits, and a request sleeping in
 backoff does not hold an in-flight slot.
+
+Every attempt's answer and error pass through the ``redactor`` before anything else sees them:
+a server that echoes an API key hands the cache, the store and the logs ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..errors import (
     RequestRejected,
     TransientModelError,
 )
+from ..redact import Redactor
 from .base import Adapter, Completion, Request, request_hash
 from .cache import ResponseCache
 from .limits import Limiter, RateLimits
@@ -89,6 +93,7 @@ class ModelClient:
         price: PriceFn | None = None,
         on_call: Callable[[str, Request, Completion], None] | None = None,
         replay: Mapping[str, Completion] | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self.name = name
         self.adapter = adapter
@@ -103,6 +108,7 @@ class ModelClient:
         # Answers this run already paid for (a resumed run): served before the cache, so a
         # resume never pays twice even with the cache off or its last writes lost to a kill.
         self.replay = replay or {}
+        self.redactor = redactor or Redactor()
         self.usage = Usage()
         self._identity = adapter.identity
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
@@ -272,6 +278,17 @@ class ModelClient:
         )
 
     async def _attempt(self, request: Request, tokens: int) -> Completion:
+        """One attempt, its answer and its error with every configured secret redacted."""
+        try:
+            completion = await self._attempt_raw(request, tokens)
+        except ModelError as exc:
+            self.redactor.error(exc)
+            raise
+        if not self.redactor:
+            return completion
+        return replace(completion, text=self.redactor.text(completion.text))
+
+    async def _attempt_raw(self, request: Request, tokens: int) -> Completion:
         async with self.limiter.slot(tokens):
             timeout = self.attempt_timeout_s
             if timeout is None:

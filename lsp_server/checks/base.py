@@ -20,6 +20,9 @@ CODES: dict[str, Severity] = {
     "duplicate-instruction": "warning",
     "edited-since-best": "information",
     "task-error": "error",
+    "outside-workspace": "error",
+    "task-endpoint": "warning",
+    "analysis-failed": "warning",
     "not-checked": "hint",
 }
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import jinja2
 import jinja2.meta
+from jinja2 import nodes
+from jinja2.compiler import Frame
 
 from .base import Finding, PromptFacts
 
@@ -15,8 +18,38 @@ _BLOCKS = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 def template_variables(text: str) -> frozenset[str]:
-    """The undeclared variables of a Jinja template (raises jinja2.TemplateSyntaxError)."""
-    return frozenset(jinja2.meta.find_undeclared_variables(_env.parse(text)))
+    """The undeclared variables of a Jinja template (raises jinja2.TemplateSyntaxError, also for
+    a template nested too deeply to read). Constant expressions are not folded, so
+    ``{{ 10**10000000 }}`` costs nothing here."""
+    try:
+        tree = _env.parse(text)
+        tracker = _Names(_env)
+        tracker.visit(tree)
+    except (RecursionError, MemoryError):
+        raise jinja2.TemplateSyntaxError("the template is nested too deeply", 1) from None
+    except ValueError as exc:  # the lexer's int() of a literal with thousands of digits
+        raise jinja2.TemplateSyntaxError(f"the template cannot be read: {str(exc)[:120]}", 1) from None
+    return frozenset(tracker.undeclared_identifiers)
+
+
+class _Names(jinja2.meta.TrackingCodeGenerator):
+    """``find_undeclared_variables`` without evaluating anything: Jinja's code generator folds
+    constant expressions (``{{ 10**10000000 }}`` takes seconds), and we only want the names."""
+
+    def __init__(self, environment: jinja2.Environment) -> None:
+        super().__init__(environment)
+        self.optimizer = None
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        raise nodes.Impossible()
+
+    def visit_Const(self, node: nodes.Const, frame: Frame) -> None:
+        self.write("None")  # a huge literal's repr raises; its value does not matter here
+
+    def visit_EvalContextModifier(self, node: nodes.EvalContextModifier, frame: Frame) -> None:
+        for keyword in node.options:
+            self.visit(keyword.value, frame)
+        frame.eval_ctx.volatile = True
 
 
 def variable_span(text: str, name: str) -> tuple[int, int]:
@@ -42,8 +75,8 @@ def check_template(facts: PromptFacts) -> Iterator[Finding]:
         return
     try:
         slots = template_variables(text)
-    except jinja2.TemplateSyntaxError as exc:
-        start, end = _line_span(text, exc.lineno or 1)
+    except jinja2.TemplateError as exc:
+        start, end = _line_span(text, getattr(exc, "lineno", None) or 1)
         yield Finding("template-syntax", f"Jinja syntax error: {exc.message}",
                       "fix the {{ }} / {% %} syntax (write {{ '{{' }} for a literal brace)",
                       start, end)

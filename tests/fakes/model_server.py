@@ -15,13 +15,20 @@ Control API:
 * ``POST /_faults`` ``{"faults": [{"kind": "429", "retry_after": 1.0}, ...]}`` queues faults;
   each model request pops the next one and suffers it instead of a normal answer.
 * ``POST /_config`` ``{"latency": 0.1, "reply": "fixed:ok", "rules": [["2+2", "4"]],
-  "down": false}`` changes any of these settings; ``GET /_config`` shows them.
+  "down": false, "echo_auth": false}`` changes any of these settings; ``GET /_config`` shows
+  them. ``echo_auth`` plays a careless (or hostile) server: every answer and every error message
+  ends with the credential header it received (``Authorization`` or ``x-api-key``).
 * ``GET /_log`` ``{"requests": [...], "peak_in_flight": int, "count": int,
   "faults_pending": int}``; requests are sorted by arrival (``t_start``).
 * ``POST /_reset`` clears the log, the fault queue and the peak counter, and restores the
   settings given on the command line.
 
 A dropped request is logged with status 0; one whose client went away first, with 499.
+
+The OpenAI flavor treats models named like OpenAI's reasoning models (``o1``, ``o3-mini``,
+``o4-mini``, ``gpt-5`` …) as the real API does: ``max_tokens`` and ``stop`` are unsupported
+parameters, and ``temperature``/``top_p`` other than 1 are unsupported values (HTTP 400 with
+``param`` and ``code`` set).
 """
 
 from __future__ import annotations
@@ -51,7 +58,8 @@ FLAVORS: Final = ("openai", "anthropic", "huggingface")
 FAULT_KINDS: Final = frozenset(
     {"429", "500", "503", "529", "400", "context", "401", "hang", "malformed", "drop", "cut_stream"}
 )
-CONFIG_KEYS: Final = frozenset({"latency", "reply", "rules", "down"})
+CONFIG_KEYS: Final = frozenset({"latency", "reply", "rules", "down", "echo_auth"})
+REASONING_MODEL: Final = re.compile(r"(o\d|gpt-5)")
 LOGGED_HEADERS: Final = ("authorization", "x-api-key", "anthropic-version")
 CONTEXT_LIMIT: Final = 4096
 LOG_LIMIT: Final = 100_000
@@ -80,6 +88,7 @@ class Config:
     reply: str = "echo"
     rules: list[tuple[str, str]] = field(default_factory=list)
     down: bool = False
+    echo_auth: bool = False
 
     def copy(self) -> Config:
         return dataclasses.replace(self, rules=list(self.rules))
@@ -90,6 +99,7 @@ class Config:
             "reply": self.reply,
             "rules": [list(rule) for rule in self.rules],
             "down": self.down,
+            "echo_auth": self.echo_auth,
         }
 
 
@@ -138,6 +148,10 @@ def updated_config(config: Config, changes: object) -> Config:
         if not isinstance(changes["down"], bool):
             raise ValueError("down must be true or false")
         new.down = changes["down"]
+    if "echo_auth" in changes:
+        if not isinstance(changes["echo_auth"], bool):
+            raise ValueError("echo_auth must be true or false")
+        new.echo_auth = changes["echo_auth"]
     return new
 
 
@@ -247,6 +261,36 @@ def validation_problem(flavor: str, body: object) -> str | None:
     if flavor == "anthropic" and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
         return "max_tokens: Field required"
     return None
+
+
+def reasoning_problem(flavor: str, body: JSON) -> tuple[str, str, str] | None:
+    """(param, code, message) of the 400 OpenAI gives a reasoning model's request, or None."""
+    if flavor != "openai" or not REASONING_MODEL.match(str(body.get("model") or "")):
+        return None
+    for param in ("max_tokens", "stop"):
+        if param in body:
+            return (param, "unsupported_parameter", f"Unsupported parameter: '{param}' is not "
+                    "supported with this model." + (" Use 'max_completion_tokens' instead."
+                                                    if param == "max_tokens" else ""))
+    for param in ("temperature", "top_p"):
+        if param in body and body[param] != 1:
+            return (param, "unsupported_value", f"Unsupported value: '{param}' does not support "
+                    f"{body[param]} with this model. Only the default (1) value is supported.")
+    return None
+
+
+def reasoning_response(problem: tuple[str, str, str]) -> web.Response:
+    param, code, message = problem
+    return web.json_response({"error": {"message": message, "type": "invalid_request_error",
+                                        "param": param, "code": code}}, status=400)
+
+
+def credential_echo(request: web.Request, config: Config) -> str:
+    """What ``echo_auth`` appends: the credential header the request carried, or ``""``."""
+    if not config.echo_auth:
+        return ""
+    sent = request.headers.get("authorization") or request.headers.get("x-api-key") or "none"
+    return f" [you sent: {sent}]"
 
 
 def reply_text(config: Config, body: object) -> str:
@@ -445,7 +489,7 @@ def error_response(flavor: str, kind: str, message: str | None = None,
                              headers=headers)
 
 
-def fault_response(flavor: str, fault: JSON, body: object) -> web.Response:
+def fault_response(flavor: str, fault: JSON, body: object, echo: str = "") -> web.Response:
     """The error reply for an HTTP-status fault (429, 500, 503, 529, 400, context, 401)."""
     kind = fault["kind"]
     headers = {}
@@ -454,8 +498,8 @@ def fault_response(flavor: str, fault: JSON, body: object) -> web.Response:
     if flavor == "huggingface" and kind == "503":
         payload = {"error": "Model is loading", "estimated_time": fault.get("estimated_time", 1.5)}
         return web.json_response(payload, status=503, headers=headers)
-    message = context_message(flavor, body) if kind == "context" else None
-    return error_response(flavor, kind, message, headers)
+    message = context_message(flavor, body) if kind == "context" else ERRORS[kind].message
+    return error_response(flavor, kind, message + echo, headers)
 
 
 # -- broken connections ---------------------------------------------------------------------
@@ -516,14 +560,14 @@ async def apply_fault(request: web.Request, state: State, fault: JSON, body: obj
         return web.Response(text=MALFORMED_BODY[state.flavor], content_type="application/json")
     if kind == "cut_stream":
         return None
-    return fault_response(state.flavor, fault, body)
+    return fault_response(state.flavor, fault, body, credential_echo(request, state.config))
 
 
 async def answer(request: web.Request, state: State, body: JSON, cut: bool) -> web.StreamResponse:
     """The normal reply, after the configured latency; ``cut`` breaks it off halfway."""
     if state.config.latency > 0:
         await asyncio.sleep(state.config.latency)
-    text = reply_text(state.config, body)
+    text = reply_text(state.config, body) + credential_echo(request, state.config)
     if body.get("stream") is True:
         cut_after = CUT_AFTER[state.flavor] if cut else None
         return await send_stream(request, stream_events(state, body, text), cut_after)
@@ -548,6 +592,9 @@ async def respond(request: web.Request, state: State, body: object,
     problem = validation_problem(state.flavor, body)
     if problem is not None or not isinstance(body, dict):
         return error_response(state.flavor, "400", problem)
+    refused = reasoning_problem(state.flavor, body)
+    if refused is not None:
+        return reasoning_response(refused)
     cut = fault is not None and fault["kind"] == "cut_stream"
     return await answer(request, state, body, cut)
 

@@ -94,9 +94,10 @@ def write_world(root: Path, model: FakeServer | None, **tune: Any) -> Paths:
     return Paths(root, path, tasks, root / "store.db", root / "slack-bot.db")
 
 
-def bot_settings(paths: Paths, api: FakeSlackApi, **limits: Any) -> BotSettings:
+def bot_settings(paths: Paths, api: FakeSlackApi, *, targets: dict[str, str] | None = None,
+                 **limits: Any) -> BotSettings:
     return BotSettings(task_dir=paths.tasks, db_path=paths.ledger, api_url=api.base_url,
-                       progress_interval_s=0.2, limits=BotLimits(**limits))
+                       progress_interval_s=0.2, targets=targets or {}, limits=BotLimits(**limits))
 
 
 @dataclass
@@ -108,12 +109,14 @@ class Running:
 
 
 @asynccontextmanager
-async def running_bot(paths: Paths, api: FakeSlackApi, **limits: Any) -> AsyncIterator[Running]:
-    """The real bot, served on 127.0.0.1 in this event loop, its Web API the fake."""
+async def running_bot(paths: Paths, api: FakeSlackApi, *, targets: dict[str, str] | None = None,
+                      **limits: Any) -> AsyncIterator[Running]:
+    """The real bot, served on 127.0.0.1 in this event loop, its Web API the fake; ``targets``
+    are the operator's model aliases (the bot's ``targets`` setting)."""
     core = load_settings(config_file=paths.config)
     secrets = SlackSecrets(bot_token=SecretStr(BOT_TOKEN),
                            signing_secret=SecretStr(SIGNING_SECRET))
-    bot = build_bot(bot_settings(paths, api, **limits), core, secrets)
+    bot = build_bot(bot_settings(paths, api, targets=targets, **limits), core, secrets)
     server = HttpServer(bot.bolt, "127.0.0.1", 0, "/slack/events")
     await server.start()
     try:

@@ -1,14 +1,32 @@
--- prompt-tuner's language server in Neovim (0.9 or newer), with plain vim.lsp.start.
+-- prompt-tuner's language server in Neovim (0.11 or newer), with plain vim.lsp.start.
 --
 --   -- init.lua (put this folder on 'runtimepath' or copy the file into lua/)
 --   require("prompt_tuner").setup({
 --     init_options = { models = { target = "embedded" }, budget = { maxCalls = 300 } },
+--     -- trust_workspace = true, -- let Optimize/Evaluate run task files' custom metric code
 --   })
 --
--- Code actions (`:lua vim.lsp.buf.code_action()`, or `gra` in Neovim 0.11) offer "Optimize this
--- prompt", "Evaluate this prompt" and "Show prompt history"; progress shows in `:checkhealth
--- vim.lsp`/the status line (vim.lsp.status()); `:PromptTunerCancel` stops a run.
+-- Code actions (`gra`, or `:lua vim.lsp.buf.code_action()`) offer "Optimize this prompt",
+-- "Evaluate this prompt" and "Show prompt history"; progress shows in `:checkhealth vim.lsp`/the
+-- status line (vim.lsp.status()); `:PromptTunerCancel` stops a run.
+--
+-- Workspace files are untrusted: the server never imports a task's custom metric code while you
+-- open or edit files, and runs it on Optimize/Evaluate only with trust_workspace = true.
 local M = {}
+
+M.min_version = { 0, 11 }
+
+-- Whether this Neovim is new enough (it uses the 0.11 client API: client:request_sync, …).
+function M.supported()
+  return vim.fn.has(string.format("nvim-%d.%d", M.min_version[1], M.min_version[2])) == 1
+end
+
+local function too_old()
+  local v = vim.version()
+  vim.notify(string.format("prompt-tuner: needs Neovim %d.%d or newer, this is %d.%d.%d; the "
+    .. "language server is not started", M.min_version[1], M.min_version[2], v.major, v.minor, v.patch),
+    vim.log.levels.ERROR)
+end
 
 M.patterns = { "*.prompt", "*.prompt.md", "*.j2", "*.jinja", "*.jinja2", "*.tune.yaml", "*.tune.yml", "*.py" }
 
@@ -35,6 +53,9 @@ end
 function M.config(opts)
   opts = opts or {}
   local init = vim.tbl_deep_extend("force", { virtualDocuments = true, onResult = "ask" }, opts.init_options or {})
+  if opts.trust_workspace ~= nil then
+    init.trustWorkspace = opts.trust_workspace == true -- the server's default: false
+  end
   return {
     name = "prompt-tuner",
     cmd = opts.cmd or { "prompt-tuner-lsp" },
@@ -50,6 +71,10 @@ function M.start(bufnr, opts)
 end
 
 function M.setup(opts)
+  if not M.supported() then
+    too_old()
+    return false
+  end
   local group = vim.api.nvim_create_augroup("prompt_tuner", { clear = true })
   vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile" }, {
     group = group,
@@ -67,6 +92,7 @@ function M.setup(opts)
       end
     end
   end, { desc = "Cancel prompt-tuner runs in progress" })
+  return true
 end
 
 return M
