@@ -31,7 +31,9 @@ from .errors import (
     ModelSpecError,
     ModelUnavailable,
     PromptTunerError,
+    ReportNotWritten,
     TaskError,
+    first_user_error,
 )
 from .evaluate import ComparisonReport, EvalReport, ExampleOutcome, Matchup, compare_prompts, evaluate_prompt
 from .events import (
@@ -127,6 +129,7 @@ __all__ = [
     "PhaseStarted",
     "Progress",
     "PromptTunerError",
+    "ReportNotWritten",
     "Request",
     "ResponseCache",
     "ReviewEntry",
@@ -163,6 +166,7 @@ __all__ = [
     "endpoint_note",
     "evaluate_prompt",
     "export_rows",
+    "first_user_error",
     "known_kinds",
     "list_runs",
     "load_prompt",

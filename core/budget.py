@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import BudgetExhausted
 
 
 class BudgetLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     max_calls: int | None = Field(default=None, ge=1, description="model calls sent (not cached)")
     max_tokens: int | None = Field(default=None, ge=1, description="prompt + completion tokens")
     max_cost: float | None = Field(default=None, gt=0, description="USD, from the price table")

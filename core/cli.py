@@ -47,6 +47,7 @@ from .cli_checks import non_negative, non_negative_float, writable_folder
 from .cli_history import add_parsers as _history_parsers
 from .cli_history import run as _history_run
 from .cli_progress import ProgressDisplay, setup_logging
+from .datasets import is_file
 
 PROG = "prompt-tuner"
 
@@ -212,7 +213,7 @@ def _task(args: argparse.Namespace) -> Task:
     arg: str = args.task
     path = Path(arg)
     looks_like_file = path.suffix.lower() in (".yaml", ".yml", ".json") and "\n" not in arg
-    if looks_like_file or path.is_file():
+    if looks_like_file or is_file(path):  # a name too long to look up is a prompt, not an error
         if args.description:
             raise UsageError("--task describes a quoted prompt; a task file has its own "
                              "description", "drop --task or pass the prompt text instead")

@@ -23,6 +23,7 @@ from rich.text import Text
 
 from .cli_show import print_show
 from .config import Settings
+from .datasets import is_file
 from .errors import PromptTunerError
 from .history import (
     EXPORT_FIELDS,
@@ -281,8 +282,8 @@ def _export(store: Store, args: argparse.Namespace, out: Console) -> int:
 def task_name(ref: str) -> str:
     """A task name as given, or the name inside a task file."""
     path = Path(ref)
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():
-        if not path.is_file():
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or is_file(path):
+        if not is_file(path):
             raise PromptTunerError(f"no task file {path}", "give a task name or a task file")
         from .task import load_task
 

@@ -94,7 +94,7 @@ class TuneSettings(_Strict):
     refine_top: int = Field(default=2, ge=0, le=16, description="best candidates refined with feedback")
     max_examples: int | None = Field(default=24, ge=1, description="examples scored per candidate")
     concurrency: int = Field(default=4, ge=1, le=512, description="model calls in flight per model")
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, description="seeds splits, sampling and bootstrap intervals")
     optimizer_temperature: float = Field(default=0.8, ge=0, le=2)
     samples: int = Field(default=5, ge=1, le=100, description=(
         "answers sampled per candidate when a task has no examples (quick form)"))
@@ -274,6 +274,25 @@ def _unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _replace(merged: dict[str, Any], sources: dict[str, str], key: str) -> None:
+    """Make room for a layer's ``key``: a value set at ``key`` replaces what lay above it (a
+    single value where ``key`` now puts a mapping) and under it (a section it now sets whole),
+    so that a mapping given for a single setting, or the reverse, reaches validation as one
+    wrong value, named, instead of two shapes that do not fit together."""
+    parts = key.split(".")
+    above = {".".join(parts[:i]) for i in range(1, len(parts))}
+    below = key + "."
+    for old in [k for k in merged if k in above or k.startswith(below)]:
+        del merged[old]
+        sources.pop(old, None)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "mapping"
+    return "list" if isinstance(value, list) else type(value).__name__
+
+
 def find_config_file(explicit: Path | None, cwd: Path | None = None) -> Path | None:
     if explicit is not None:
         if not explicit.is_file():
@@ -314,6 +333,10 @@ def _env_layer() -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v is not None}
 
 
+# Type errors where a mapping or list is what the setting takes: their own message says more.
+_SHAPE_ERRORS = ("dict_type", "model_type", "model_attributes_type", "list_type")
+
+
 def _describe(err: ValidationError, sources: Mapping[str, str]) -> ConfigError:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
@@ -323,6 +346,11 @@ def _describe(err: ValidationError, sources: Mapping[str, str]) -> ConfigError:
         return ConfigError(f"unknown setting '{key}'" + (f" in {src}" if src else ""),
                            "remove it or check its spelling (`prompt-tuner config show` lists keys)")
     where = f" (from {src})" if src else ""
+    given = first.get("input")
+    if isinstance(given, dict | list) and first["type"].endswith("_type") \
+            and first["type"] not in _SHAPE_ERRORS:
+        return ConfigError(f"setting '{key}' takes a single value, not a {_kind(given)}{where}",
+                           "write one value there")
     return ConfigError(f"setting '{key}': {first['msg']}{where}", "fix the value")
 
 
@@ -342,8 +370,15 @@ def load_settings(
     user_profiles = file_layer.get("profiles") or {}
     if not isinstance(user_profiles, dict):
         raise ConfigError(f"{file_path}: 'profiles' must be a mapping", "fix the config file")
+    for key, value in user_profiles.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"{file_path}: profile '{key}' must be a mapping of settings",
+                              "fix the config file")
     name = (profile or flag_layer.get("profile") or env_layer.get("profile")
             or file_layer.get("profile") or "default")
+    if not isinstance(name, str):
+        raise ConfigError(f"{file_path}: setting 'profile' must be the name of a profile, "
+                          f"not a {_kind(name)}", "write e.g. profile: quick")
     all_profiles = {**PROFILES, **user_profiles}
     if name not in all_profiles:
         raise ConfigError(f"unknown profile '{name}'",
@@ -360,6 +395,7 @@ def load_settings(
     ]
     for label, layer in layers:
         for key, value in _flatten(layer).items():
+            _replace(merged, sources, key)
             merged[key] = value
             sources[key] = label
     if config_file is None and file_path is not None:

@@ -37,6 +37,16 @@ class Record:
     where: str
 
 
+def is_file(path: Path) -> bool:
+    """Whether ``path`` names a regular file. A name the system cannot even look up (too long, a
+    NUL byte, no permission on a folder on the way) is not a file: ``Path.is_file`` raises for
+    some of those instead of answering."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def data_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -47,7 +57,7 @@ def data_format(path: Path) -> str:
 
 def read_records(path: Path) -> list[Record]:
     """All records of a data file; raises TaskError naming the file and line of the first bad one."""
-    if not path.is_file():
+    if not is_file(path):
         raise TaskError(f"data file not found: {path}",
                         "check the path (it is relative to the task file)")
     fmt = data_format(path)

@@ -17,12 +17,20 @@ import secrets as pysecrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .budget import Budget
 from .candidate import Candidate
 from .config import Secrets, Settings, load_secrets
-from .errors import BudgetExhausted, ConfigError, PromptTunerError, TaskError
+from .errors import (
+    BudgetExhausted,
+    ConfigError,
+    PromptTunerError,
+    ReportNotWritten,
+    TaskError,
+    first_user_error,
+)
 from .evaluator import Evaluation, Evaluator, ExampleResult
 from .events import (
     CandidateProposed,
@@ -634,8 +642,13 @@ class TuneRun:
                     "test": len(splits.test) if splits.heldout else 0},
         )
         out_dir = self.settings.runs_dir() / self.run_id
-        result.report_path, result.json_path = write_reports(result, self.store, out_dir,
-                                                             self.templates)
+        unwritten: OSError | None = None
+        try:
+            result.report_path, result.json_path = write_reports(result, self.store, out_dir,
+                                                                 self.templates)
+        except OSError as exc:  # a full disk, a run folder gone read-only: the run is kept anyway
+            result.report_path = result.json_path = ""
+            unwritten = exc
         self.store.finish_run(self.run_id, status=status, original_id=self.original.id,
                               best_id=result.best.id, original_score=result.original.estimate.mean,
                               best_score=result.best.estimate.mean, result=result.to_json(),
@@ -643,7 +656,17 @@ class TuneRun:
         self.emit(RunFinished(self.run_id, status, result.best.id,
                               {"baseline": result.original.estimate.mean,
                                "best": result.best.estimate.mean}))
+        if unwritten is not None:
+            raise _not_written(self.run_id, out_dir, self.store, unwritten)
         return result
+
+
+def _not_written(run_id: str, out_dir: Path, store: Store, exc: OSError) -> ReportNotWritten:
+    return ReportNotWritten(
+        f"run {run_id} finished, but its report could not be written to {out_dir}: "
+        f"{exc.strerror or exc}",
+        f"its results are stored in {store.path}: see them with `prompt-tuner show {run_id}`, and "
+        f"write the report once there is room with `prompt-tuner report {run_id} --output FILE`")
 
 
 @dataclass(frozen=True)
@@ -713,7 +736,9 @@ async def tune(
         try:
             return await run.execute()
         except BaseExceptionGroup as group:
-            raise _first_user_error(group) from group
+            raise first_user_error(group) from group
+    except ReportNotWritten:
+        raise  # the run finished and is stored as such; only its files are missing
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) \
             else "failed"
@@ -741,16 +766,6 @@ async def resume(run_id: str, settings: Settings, *, secrets: Secrets | None = N
     finally:
         if own_store:
             store.close()
-
-
-def _first_user_error(group: BaseExceptionGroup[Any]) -> BaseException:
-    """TaskGroups wrap errors; a person needs the first real one, not the group."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_user_error(exc)
-        if isinstance(exc, PromptTunerError | KeyboardInterrupt):
-            return exc
-    return group.exceptions[0]
 
 
 def _mark_failed(store: Store, run_id: str, status: str, exc: BaseException) -> None:

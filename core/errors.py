@@ -42,6 +42,11 @@ class RunCancelled(PromptTunerError):
     """The run was cancelled by the user; what it measured so far is saved."""
 
 
+class ReportNotWritten(PromptTunerError):
+    """A run finished and is stored, but its report files could not be written (a full disk, a
+    run folder that cannot be written): the message says where the results are."""
+
+
 class ModelError(PromptTunerError):
     """A model call failed. ``model`` and ``endpoint`` say where."""
 
@@ -107,20 +112,26 @@ class ModelUnavailable(ModelError):
     """Every attempt failed; the message names the model, the endpoint and the last failure."""
 
 
-def first_user_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error a person needs from a task group's failure: the first ``PromptTunerError`` (or
-    Ctrl-C) anywhere in the group, depth first; else its first error (a bug, shown as one)."""
-    found = _first_of(group)
-    return found if found is not None else _leaf(group)
+def first_user_error(exc: BaseException, *,
+                     also: tuple[type[BaseException], ...] = ()) -> BaseException:
+    """The error a person needs from a failure that may be a task group's: the first
+    ``PromptTunerError`` (or Ctrl-C, or one of the front's own user errors ``also``) anywhere in
+    ``exc``, groups opened depth first, however deeply; else its first error (a bug, shown as one).
+    ``exc`` itself when it is not a group. Every front finds the error to show this one way."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    found = _first_of(exc, (PromptTunerError, KeyboardInterrupt, *also))
+    return found if found is not None else _leaf(exc)
 
 
-def _first_of(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+def _first_of(group: BaseExceptionGroup[BaseException],
+              kinds: tuple[type[BaseException], ...]) -> BaseException | None:
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
-            inner = _first_of(exc)
+            inner = _first_of(exc, kinds)
             if inner is not None:
                 return inner
-        elif isinstance(exc, PromptTunerError | KeyboardInterrupt):
+        elif isinstance(exc, kinds):
             return exc
     return None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
+from .datasets import is_file
 from .errors import TaskError
 from .models.base import Message, Role
 from .task import Task, check_examples, parse_document, read_text_file
@@ -60,8 +61,8 @@ def load_prompt(ref: str, task: Task) -> tuple[Message, ...]:
     if ref == "task":
         return task.messages
     path = Path(ref)
-    if not path.is_file():
-        raise TaskError(f"prompt file not found: {ref}",
+    if not is_file(path):  # a long quoted prompt is no file name the system can look up
+        raise TaskError(f"prompt file not found: {ref[:200]}",
                         "give a file with the prompt text, or `task` for the task's own prompt")
     text = read_text_file(path, "prompt file")
     if path.suffix.lower() in (".yaml", ".yml", ".json"):

@@ -25,13 +25,14 @@ must be valid; both are checked at load time, with the file and the record at fa
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .datasets import Record, read_records
+from .datasets import Record, is_file, read_records
 from .errors import TaskError
 from .jsonio import load_json
 from .models.base import Message
@@ -341,7 +342,7 @@ def parse_document(text: str, path: Path | str, json_format: bool) -> Any:
 
 
 def _load_data(path: Path) -> Any:
-    if not path.is_file():
+    if not is_file(path):
         raise TaskError(f"task file not found: {path}", "check the path, or give a prompt in quotes")
     text = read_text_file(path, "task file")
     data = parse_document(text, path, json_format=path.suffix.lower() == ".json")
@@ -378,7 +379,7 @@ def _validation_error(path: Path | str, exc: ValidationError, data: Any = None) 
 
 
 def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None, *,
-                   import_code: bool = True) -> Task:
+                   import_code: bool = True, within: Sequence[Path] | None = None) -> Task:
     if not isinstance(data, dict):
         raise TaskError(f"{source}: a task file must be a mapping (name, prompt, examples…)",
                         "see examples/sentiment.tune.yaml")
@@ -395,12 +396,14 @@ def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None, 
     pool: list[Record] = [Record(r, f"{source} examples[{i}]") for i, r in enumerate(spec.examples)]
     mappings: list[DatasetSpec | None] = [None] * len(pool)
     if dataset is not None:
-        got = read_records(base / dataset.file)
+        field = ("examples_file",) if spec.examples_file else ("dataset", "file")
+        got = read_records(_data_file(base, dataset.file, field, source, data, within))
         pool += got
         mappings += [dataset] * len(got)
     fixed: dict[str, list[Record]] = {}
     for split_name, file in (spec.splits.files if spec.splits else {}).items():
-        fixed[split_name] = read_records(base / file)
+        fixed[split_name] = read_records(
+            _data_file(base, file, ("splits", "files", split_name), source, data, within))
     records = pool + [r for rs in fixed.values() for r in rs]
     mappings += [dataset] * (len(records) - len(pool))  # split files share the column mapping
     examples = tuple(_example(r.data, r.where, m) for r, m in zip(records, mappings, strict=True))
@@ -412,6 +415,32 @@ def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None, 
         task = task.model_copy(update={"splits": _splits(task, spec.splits, len(pool), fixed)})
     check_task(task, [r.where for r in records], import_code=import_code)
     return task
+
+
+def _data_file(base: Path, name: str, field: tuple[str, ...], source: Path | str, data: Any,
+               within: Sequence[Path] | None) -> Path:
+    """The data file ``name`` (relative to ``base``) names; with ``within``, a TaskError unless
+    it resolves (``..``, an absolute path and symlinks followed) inside one of those folders: a
+    task file nobody vouched for must not make its reader show a file from elsewhere."""
+    path = base / name
+    if within is None:
+        return path
+    real = _resolved(path)
+    roots = [r for r in (_resolved(f) for f in within) if r is not None]
+    if real is not None and any(real == r or real.is_relative_to(r) for r in roots):
+        return path
+    line = line_of(data.text, field) if isinstance(data, _FileData) else None
+    where = f"{source} line {line}" if line is not None else f"{source}"
+    folders = ", ".join(str(r) for r in roots) or "(none)"
+    raise TaskError(f"{where}: {'.'.join(field)} {name} is outside the folder(s) {folders}, so it "
+                    "is not read", "move the data file into the workspace, beside the task file")
+
+
+def _resolved(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte, a name too long
+        return None
 
 
 def _splits(task: Task, spec: SplitSpec, n_pool: int,
@@ -469,12 +498,14 @@ def check_examples(examples: tuple[Example, ...] | list[Example], slots: frozens
                                 f"{_value_type(value)}", "write the value as a string")
 
 
-def load_task(path: Path, *, import_code: bool = True) -> Task:
+def load_task(path: Path, *, import_code: bool = True, within: Sequence[Path] | None = None) -> Task:
     """Load and check a task file. A custom metric's code is imported to check it (the CLI: the
     user ran it); ``import_code=False`` only reads and parses it, for task files nobody vouched
-    for (the editor's workspace), and a run imports it when it builds the metric."""
+    for (the editor's workspace), and a run imports it when it builds the metric. ``within``:
+    the folders the task's data files (``dataset.file``, ``examples_file``, ``splits.files``) must
+    resolve into, else a TaskError and nothing is read (the editor: the workspace folders)."""
     data = _load_data(path)
-    return task_from_dict(data, path, base_dir=path.parent, import_code=import_code)
+    return task_from_dict(data, path, base_dir=path.parent, import_code=import_code, within=within)
 
 
 def quick_task(prompt: str, description: str | None = None) -> Task:

@@ -103,7 +103,7 @@ class Analyzer:
                 issues.append(Issue(link.code, link.error, link.fix, line=link.line or 0))
         if kind == "task" and not sites:
             try:
-                link = self.tasks.load(path)
+                link = self.tasks.load(path, self.folders())
             except Exception as exc:
                 issues.append(_failure(exc, f"loading {path.name}"))
                 link = Link(path, None)

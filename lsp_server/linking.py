@@ -7,8 +7,9 @@ document (``support.prompt.md`` -> ``support.tune.yaml``; a Python prompt ``SYST
 the prompt alone, judged by the judge model (it cannot have ``{{ slots }}``).
 
 A linked task file that resolves outside the workspace folders (through ``..``, an absolute path
-or a symlink) is refused unread; task files are loaded without importing custom metric code
-(see ``trust``).
+or a symlink) is refused unread, and so is a task's data file (``dataset.file``, ``examples_file``,
+``splits.files``) that does; task files are loaded without importing custom metric code (see
+``trust``).
 """
 
 from __future__ import annotations
@@ -38,29 +39,37 @@ class Link:
 
 
 class TaskCache:
-    """Task files loaded once per modification time."""
+    """Task files loaded once per modification time (and set of folders their data may be in)."""
 
     def __init__(self) -> None:
-        self._cache: dict[Path, tuple[float, Link]] = {}
+        self._cache: dict[Path, tuple[float, tuple[Path, ...], Link]] = {}
 
-    def load(self, path: Path) -> Link:
+    def load(self, path: Path, folders: Sequence[Path]) -> Link:
+        """``path`` loaded; its data files are read only when they resolve into ``folders``."""
         try:
             mtime = path.stat().st_mtime
         except (OSError, ValueError):
             return Link(path, None, f"task file not found: {path}")
+        within = tuple(folders) or _own_folder(path)
         hit = self._cache.get(path)
-        if hit is not None and hit[0] == mtime:
-            return hit[1]
+        if hit is not None and hit[:2] == (mtime, within):
+            return hit[2]
         try:
-            link = Link(path, load_task(path, import_code=False))
+            link = Link(path, load_task(path, import_code=False, within=within))
         except PromptTunerError as exc:
             m = re.search(r"line (\d+)", exc.message)
             link = Link(path, None, str(exc), int(m.group(1)) - 1 if m else None)
-        self._cache[path] = (mtime, link)
+        self._cache[path] = (mtime, within, link)
         return link
 
     def forget(self, path: Path) -> None:
         self._cache.pop(path, None)
+
+
+def _own_folder(path: Path) -> tuple[Path, ...]:
+    """Without workspace folders, a document's own folder stands for the workspace."""
+    own = resolved(path.parent)
+    return (own,) if own is not None else ()
 
 
 def sidecar(doc: Path, site: PromptSite) -> Path:
@@ -72,10 +81,9 @@ def sidecar(doc: Path, site: PromptSite) -> Path:
 def link_for(doc: Path, site: PromptSite, tasks: TaskCache, folders: Sequence[Path]) -> Link:
     """The task ``site`` is linked to; ``folders``: the workspace folders, resolved (none: the
     document's own folder stands for the workspace)."""
+    allowed = tuple(folders) or _own_folder(doc)
     if site.kind == "task":
-        return tasks.load(doc)
-    own = resolved(doc.parent)
-    allowed = folders or ([own] if own is not None else [])
+        return tasks.load(doc, allowed)
     if site.task_ref:
         ref = Path(site.task_ref)
         path = ref if ref.is_absolute() or site.task_ref.startswith("~") else doc.parent / ref
@@ -90,7 +98,7 @@ def _linked(path: Path, folders: Sequence[Path], tasks: TaskCache, what: str) ->
     why = outside_reason(path, folders, what)
     if why is not None:
         return Link(path, None, why, code="outside-workspace", fix=OUTSIDE_FIX)
-    return tasks.load(path.expanduser())
+    return tasks.load(path.expanduser(), folders)
 
 
 def has_roles(text: str) -> bool:

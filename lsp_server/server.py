@@ -61,7 +61,8 @@ class PromptTunerServer(LanguageServer):
         self.root: Path | None = None
         self._loaded: LoadedSettings | None = None
         self._analyzer: Analyzer | None = None
-        self._store: Store | None = None
+        self._store: Store | None = None                 # runs write here
+        self._reader: Store | None = None                # history reads here, read-only
         self._history: History | None = None
         self.analyses: dict[str, DocAnalysis] = {}
         self.runs: dict[tuple[str, str], Any] = {}       # (uri, key) -> asyncio.Task of a run
@@ -89,9 +90,10 @@ class PromptTunerServer(LanguageServer):
             self.config_error = None
         self._loaded = loaded
         self._analyzer = None
-        if self._store is not None:
-            self._store.close()
-        self._store = None
+        for store in (self._store, self._reader):
+            if store is not None:
+                store.close()
+        self._store = self._reader = None
         self._history = None
         self.analyses.clear()
 
@@ -127,14 +129,22 @@ class PromptTunerServer(LanguageServer):
 
     @property
     def store(self) -> Store:
+        """The store an explicit run writes to (made when missing)."""
         if self._store is None:
             self._store = open_store(self.loaded.settings)
         return self._store
 
+    def reading_store(self) -> Store:
+        """The store history is read from: read-only when it exists (reading history writes
+        nothing); before the first run there is none, and the store a run writes stands in."""
+        if self._reader is None and self.loaded.settings.store_file().exists():
+            self._reader = open_store(self.loaded.settings, read_only=True)
+        return self._reader or self.store
+
     def history(self) -> History | None:
         if self._history is None:
             try:
-                self._history = History(self.store)
+                self._history = History(self.reading_store())
             except PromptTunerError as exc:
                 log.warning("no history: %s", exc)
                 return None

@@ -5,7 +5,7 @@ for anything else. Never a traceback; every secret scrubbed."""
 
 from __future__ import annotations
 
-from core import PromptTunerError
+from core import PromptTunerError, first_user_error
 
 from .commands import UsageError
 from .redact import redact
@@ -13,20 +13,10 @@ from .redact import redact
 MAX_CHARS = 500
 
 
-def leaves(exc: BaseException) -> list[BaseException]:
-    """The exceptions inside ``exc`` (groups opened, however deeply), in order."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in leaves(inner)]
-    return [exc]
-
-
 def cause(exc: BaseException) -> BaseException:
-    """The exception that says most: the first user error (the core's or the bot's) inside."""
-    found = leaves(exc)
-    for leaf in found:
-        if isinstance(leaf, (PromptTunerError, UsageError)):
-            return leaf
-    return found[0] if found else exc
+    """The exception that says most: the first user error (the core's or the bot's) inside, found
+    the core's way (``first_user_error``)."""
+    return first_user_error(exc, also=(UsageError,))
 
 
 def one_line(text: str) -> str:

@@ -42,8 +42,8 @@ def load_named(task_dir: Path, name: str) -> Task:
         choices = ", ".join(f"`{n}`" for n in have[:20]) if have else "none yet"
         raise UsageError(f"There is no task `{name}` in the bot's task folder. Known tasks: "
                          f"{choices}. Or tune a prompt directly: `/tune <prompt> --task \"...\"`.")
-    try:
-        return load_task(path)
+    try:  # its data files must lie in the task folder too (a `dataset.file: /etc/...` stays unread)
+        return load_task(path, within=[task_dir])
     except PromptTunerError as exc:
         raise UsageError(f"The task file `{path.name}` has a problem: {exc}") from None
 

@@ -327,4 +327,71 @@ def test_a_server_error_body_with_line_breaks_and_escapes_stays_one_line(
     assert code == 2
     line = one_error_line(capsys)
     assert "\x1b" not in line and "\x85" not in line and "\u2028" not in line
-    assert "bad request second third ?[31mred" in line
+    assert "bad request second third red" in line  # the escape code is dropped where the text enters
+
+
+@pytest.mark.parametrize("prompt", [
+    "Write a short, friendly reply to a customer who asks about delivery times. " * 5,  # > 255 bytes
+    "Say hello to \x00 the world.",
+])
+def test_a_quoted_prompt_that_cannot_be_a_file_name_is_tuned_as_a_prompt(
+    prompt: str, tmp_path: Path, fake_openai: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Probing whether a 300-byte prompt is a file raised "File name too long" (an internal
+    error); a name the system cannot look up is a prompt."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    code = main(["tune", prompt, *fake_models(fake_openai), "-q", "--max-calls", "30",
+                 *run_args(tmp_path)])
+    captured = capsys.readouterr()
+    assert "internal error" not in captured.err
+    assert code == 0, captured.err
+    assert fake_openai.requests()  # it ran, as the quick form
+
+
+def test_a_task_file_name_too_long_to_look_up_is_not_found(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    name = "t" * 300 + ".yaml"
+    assert main(["tune", name, *run_args(tmp_path)]) == 2
+    assert f"task file not found: {name}" in one_error_line(capsys)
+
+
+def test_a_full_disk_at_the_report_is_one_line_and_the_run_is_kept(
+    tmp_path: Path, task_file: Path, fake_openai: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report is written after every call was paid for: ENOSPC there was an internal
+    error; now one line saying where the results are, and the run is stored as finished."""
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("needs /dev/full")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setattr("core.cli.new_run_id", lambda: "r-full")
+    (tmp_path / "runs" / "r-full").mkdir(parents=True)
+    (tmp_path / "runs" / "r-full" / "result.json").symlink_to(full)
+    code = main(["tune", str(task_file), *fake_models(fake_openai), "-q", "--max-calls", "100",
+                 *run_args(tmp_path)])
+    assert code == 2
+    line = one_error_line(capsys)
+    assert "run r-full finished, but its report could not be written" in line
+    assert "No space left on device" in line and "prompt-tuner report r-full" in line
+    store = Store(tmp_path / "store.db")
+    try:
+        assert store.get_run("r-full")["status"] == "finished"
+    finally:
+        store.close()
+
+
+def test_compare_and_versions_with_a_name_too_long_to_look_up_are_one_line(
+    tmp_path: Path, task_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`compare TASK task "<long prompt>"` and `versions <long name>` probed the argument as a
+    file and raised "File name too long" (an internal error)."""
+    long_text = "Answer in one word please. " * 12  # > 255 bytes
+    assert main(["compare", str(task_file), "task", long_text, "--store", str(tmp_path / "s.db")]) == 2
+    assert "prompt file not found: Answer in one word" in one_error_line(capsys)
+    from core import Store
+
+    Store(tmp_path / "s.db").close()  # versions reads an existing store
+    assert main(["versions", long_text.strip() + ".yaml", "--store", str(tmp_path / "s.db")]) == 2
+    assert "no task file" in one_error_line(capsys)

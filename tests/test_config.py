@@ -174,6 +174,74 @@ def test_config_file_that_is_not_a_mapping_is_rejected() -> None:
         load_settings()
 
 
+@pytest.mark.parametrize(("text", "key"), [
+    ("run_dir: {a: 1}\n", "run_dir"),
+    ("limits: {rpm: {a: 1}}\n", "limits.rpm"),
+    ("embedded: {n_threads: {a: {b: 1}}}\n", "embedded.n_threads"),
+    ("cache: {path: [1, 2]}\n", "cache.path"),
+    ("tune: {rungs: [8, {a: 1}]}\n", "tune.rungs.1"),
+])
+def test_a_mapping_or_list_where_one_value_goes_is_one_config_error_naming_the_key(
+    text: str, key: str,
+) -> None:
+    write_config(Path("prompt-tuner.yaml"), text)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert f"setting '{key}' takes a single value" in message and "prompt-tuner.yaml" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("text", "key"), [("limits: 5\n", "limits"), ("tune: [1]\n", "tune")])
+def test_one_value_where_a_section_goes_is_one_config_error_naming_the_key(text: str, key: str) -> None:
+    write_config(Path("prompt-tuner.yaml"), text)
+    with pytest.raises(ConfigError, match=f"setting '{key}': Input should be a valid dictionary"):
+        load_settings()
+
+
+def test_a_later_layer_sets_a_section_whole_over_a_single_value() -> None:
+    write_config(Path("prompt-tuner.yaml"), "limits: {rpm: 30}\n")
+    loaded = load_settings(flags={"limits.burst": 3})
+    assert (loaded.settings.limits.rpm, loaded.settings.limits.burst) == (30, 3)
+    assert loaded.sources["limits.rpm"].startswith("config file")
+
+
+@pytest.mark.parametrize(("text", "kind"), [("profile: [1]\n", "list"), ("profile: {a: 1}\n", "mapping")])
+def test_a_profile_that_is_not_a_name_is_a_config_error(text: str, kind: str) -> None:
+    write_config(Path("prompt-tuner.yaml"), text)
+    with pytest.raises(ConfigError, match=f"'profile' must be the name of a profile, not a {kind}"):
+        load_settings()
+
+
+def test_a_user_profile_that_is_not_a_mapping_is_a_config_error() -> None:
+    write_config(Path("prompt-tuner.yaml"), "profile: mine\nprofiles: {mine: [1]}\n")
+    with pytest.raises(ConfigError, match="profile 'mine' must be a mapping of settings"):
+        load_settings()
+
+
+def test_a_negative_seed_is_refused_from_the_config_file_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_config(Path("prompt-tuner.yaml"), "tune: {seed: -1}\n")
+    with pytest.raises(ConfigError, match=r"setting 'tune\.seed'.*greater than or equal to 0.*config file"):
+        load_settings()
+    Path("prompt-tuner.yaml").unlink()
+    monkeypatch.setenv("PROMPT_TUNER_TUNE__SEED", "-3")
+    with pytest.raises(ConfigError, match=r"setting 'tune\.seed'.*environment"):
+        load_settings()
+    with pytest.raises(ConfigError, match=r"setting 'tune\.seed'.*flag"):
+        load_settings(flags={"tune.seed": -1})
+
+
+@pytest.mark.parametrize("text", ["budget: {bogus: null}\n", "limits: {bogus: 1}\n",
+                                  "model_limits: {'openai:m': {rpmm: 5}}\n"])
+def test_unknown_budget_and_limit_keys_are_refused(text: str) -> None:
+    write_config(Path("prompt-tuner.yaml"), text)
+    with pytest.raises(ConfigError,
+                       match=r"unknown setting '(budget\.bogus|limits\.bogus|model_limits\.openai:m\.rpmm)'"):
+        load_settings()
+
+
 # -- environment and flags ------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from core import (
     ModelCalled,
     PhaseStarted,
     Progress,
+    ReportNotWritten,
     RoundFinished,
     RunFinished,
     RunWarning,
@@ -691,3 +692,60 @@ async def test_rounds_progress_and_held_out_answers_are_stored_apart(
     called = [e for e in events if isinstance(e, ModelCalled)]
     assert progress and progress[-1].calls == result.calls
     assert len(called) == result.calls and all(c.key for c in called)
+
+
+async def test_a_user_error_after_a_nested_group_is_the_one_raised(
+    fake_openai: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent scoring nests task groups; the engine stopped at the first nested group even
+    when a later one held the user error, so `tune` printed an internal error."""
+    from core import ModelUnavailable
+    from core.engine import TuneRun
+
+    async def search(*args: Any) -> None:
+        raise ExceptionGroup("scoring", [ExceptionGroup("candidate a", [ValueError("a detail")]),
+                                         ExceptionGroup("candidate b", [ModelUnavailable(
+                                             "fake is down", "start it")])])
+
+    monkeypatch.setattr(TuneRun, "_search", search)
+    fake_openai.configure(**world(vary=proposal(GOOD)))
+    with pytest.raises(ModelUnavailable, match="fake is down"):
+        await run(fake_openai, tmp_path, sentiment_task())
+    store = open_store(tmp_path)
+    try:
+        [stored] = store.runs()
+        assert stored["status"] == "failed" and "fake is down" in stored["error"]
+    finally:
+        store.close()
+
+
+async def test_a_report_that_cannot_be_written_leaves_the_run_finished(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    """A full disk when the report is written, after every call was paid for: one user error
+    that says where the results are, and the run is stored as finished."""
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("needs /dev/full")
+    fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
+    settings = load_settings(flags={
+        "models.target": f"openai:fake@{fake_openai.base_url}",
+        "models.optimizer": f"openai:fake@{fake_openai.base_url}",
+        "store_path": str(tmp_path / "store.db"), "run_dir": str(tmp_path / "runs"),
+        "cache.enabled": False, "tune.variations": 1, "tune.rounds": 1, "retry.attempts": 1,
+    }).settings
+    run_dir = tmp_path / "runs" / "r-full"
+    run_dir.mkdir(parents=True)
+    (run_dir / "result.json").symlink_to(full)  # writes there fail with ENOSPC
+    with pytest.raises(ReportNotWritten) as info:
+        await tune(sentiment_task(), settings, run_id="r-full")
+    message = str(info.value)
+    assert "run r-full finished" in message and "No space left on device" in message
+    assert str(tmp_path / "store.db") in message and "prompt-tuner report r-full" in message
+    store = open_store(tmp_path)
+    try:
+        stored = store.get_run("r-full")
+        assert stored["status"] == "finished" and stored["error"] is None
+        assert stored["result_json"]
+    finally:
+        store.close()

@@ -327,6 +327,96 @@ async def test_prompts_that_used_to_crash_the_analysis_get_a_diagnostic_and_the_
     assert codes == {"template-syntax", "weak-wording"}
 
 
+# -- data files: only inside the workspace are they read ---------------------------------------------
+
+SECRET = "SECRET_COLUMN_4f1e"  # the outside file's header: a wrong mapping would list it
+
+
+def data_task(name: str, file: str) -> str:
+    return (f"name: {name}\nprompt: \"Greet {{{{ name }}}}.\"\n"
+            f"dataset:\n  file: \"{file}\"\n  inputs: {{name: nosuch}}\n")
+
+
+async def test_a_tasks_data_file_outside_the_workspace_is_refused_unread(
+    untrusted: Client, world: World
+) -> None:
+    """The editor read a task's data file wherever it pointed (``..``, an absolute path, a
+    symlink), and its content could show in a diagnostic (here: the columns a wrong mapping
+    lists). Now: one diagnostic that says why, and the outside file's content never shows."""
+    (world.outside / "secret.csv").write_text(f"{SECRET},expected\nhidden,x\n", encoding="utf-8")
+    (world.ws / "secret_link.csv").symlink_to(world.outside / "secret.csv")
+    (world.ws / "inside.csv").write_text("INSIDE_COLUMN,expected\nseen,x\n", encoding="utf-8")
+    tasks = {"dotdot": "../outside/secret.csv", "absolute": str(world.outside / "secret.csv"),
+             "symlink": "secret_link.csv"}
+    uris = {}
+    for name, file in tasks.items():
+        path = world.ws / f"{name}.tune.yaml"
+        uris[name] = open_doc(untrusted, path, data_task(name, file))
+    (world.ws / "data_prompt.tune.yaml").write_text(data_task("sidecar", "../outside/secret.csv"),
+                                                    encoding="utf-8")
+    app = open_doc(untrusted, world.ws / "data.py", 'DATA_PROMPT = "Greet {{ name }}."\n', "python")
+    control = open_doc(untrusted, world.ws / "inside.tune.yaml", data_task("inside", "inside.csv"))
+
+    shown: list[str] = []
+    for name, uri in uris.items():
+        found = await settled(untrusted, uri, 1)
+        shown += [d.message for d in found]
+        (refused,) = [d for d in found if d.code == "task-error"]
+        assert "dataset.file" in refused.message and "is outside the folder" in refused.message, name
+        assert refused.range.start.line == 3  # the `file:` line
+    found = await settled(untrusted, app, 1)
+    shown += [d.message for d in found]
+    assert any("linked task" in d.message and "is outside the folder" in d.message for d in found)
+    shown.append(await hover(untrusted, app, 0))
+    assert not [m for m in shown if SECRET in m or "hidden" in m]
+    # the channel exists: a data file inside the workspace is read, and its columns show
+    assert any("INSIDE_COLUMN" in d.message for d in await settled(untrusted, control, 1))
+
+
+# -- history is only read ------------------------------------------------------------------------------
+
+
+def seed_best(store_file: Path, task_name: str, text: str) -> None:
+    from core import Candidate, Message, Store
+
+    store = Store(store_file)
+    try:
+        cid = Candidate((Message("user", text),)).id
+        store.create_run("r-best", task_name=task_name, task={}, settings={}, target="t",
+                         optimizer="o", judge="j", metric="custom")
+        store.add_candidate("r-best", task_name, candidate_id=cid,
+                            messages=[{"role": "user", "content": text}], parents=[],
+                            strategy="seed", operator="seed", generation=0)
+        store.set_candidate_score("r-best", cid, score=0.9, low=0.8, high=1.0, n=10,
+                                  status="evaluated")
+        store.save_version(task_name, messages=[{"role": "user", "content": text}], parents=[],
+                           author="test", candidate_id=cid)
+    finally:
+        store.close()
+
+
+async def test_history_is_read_without_taking_the_stores_write_lock(
+    untrusted: Client, world: World
+) -> None:
+    """The editor opened the store for writing to read history: while a CLI run held the
+    store's write lock, every document's diagnostics waited for it (30 s, then no history).
+    Read-only, history reads past the lock."""
+    import sqlite3
+
+    store_file = world.ws.parent / "store.db"
+    seed_best(store_file, "file-metric", "Greet {{ name }} warmly, by name.")
+    writer = sqlite3.connect(store_file, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a run in another process, mid-write
+    try:
+        app = open_doc(untrusted, world.ws / "app.py", APP, "python")
+        found = await asyncio.wait_for(settled(untrusted, app, 1), 10)
+    finally:
+        writer.rollback()
+        writer.close()
+    (edited,) = [d for d in found if d.code == "edited-since-best"]
+    assert edited.range.start.line == LINES["FILE_PROMPT"] and "run r-best" in edited.message
+
+
 # -- linking, without a server ---------------------------------------------------------------------
 
 

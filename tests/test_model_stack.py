@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.errors import ModelError, ModelUnavailable, RequestRejected
+from core.errors import MalformedResponse, ModelError, ModelUnavailable, RequestRejected
 from core.models.base import Adapter, Message, Request
 from core.models.cache import ResponseCache
-from core.models.http import Timeouts
+from core.models.http import Timeouts, server_line
 from core.models.limits import RateLimits
 from core.models.pool import Pool
 from core.models.providers import AnthropicAdapter, HuggingFaceAdapter, OpenAIAdapter
@@ -25,6 +26,7 @@ from core.models.stack import ModelClient, RetryPolicy
 from core.redact import Redactor
 from tests.fakes.fixtures import StartFakeServer
 from tests.fakes.harness import FakeServer
+from tests.fakes.raw_http import RawServer, http_response
 
 FLAVORS = ["openai", "anthropic", "huggingface"]
 ADAPTERS: dict[str, Any] = {
@@ -175,6 +177,77 @@ async def test_a_hang_past_the_timeout_is_cut_and_retried(
     assert (await client.complete(req("x"))).text == "echo: x"
     assert time.monotonic() - started < 5
     assert len(server.requests()) == 2
+
+
+# -- replies that are not HTTP as it should be ------------------------------------------------------
+
+GOOD_REPLY = http_response(200, b'{"choices": [{"message": {"role": "assistant", "content": "ok"}, '
+                                b'"finish_reason": "stop"}]}')
+BROKEN_REPLIES = {
+    "bad status line": b"HTTP/1.1 abc\r\n\r\n",
+    "not HTTP at all": b"not http at all\r\n\r\n",
+    "NUL bytes": b"\x00" * 64,
+    "body longer than Content-Length": b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{"choices": []}',
+    "negative Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+    "broken chunking": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbad\r\n",
+    "too many headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(500))
+                        + b"Content-Length: 2\r\n\r\n{}",
+    "a header line too long": b"HTTP/1.1 200 OK\r\nX-A: " + b"a" * 20000 + b"\r\n\r\n",
+    "data after a 204": http_response(204, b'{"id": ""}'),
+    "Transfer-Encoding and Content-Length": http_response(529, b"", headers={"Transfer-Encoding": "-1"}),
+    "gzip that is not": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
+    "deflate that is not": b"HTTP/1.1 500 X\r\nContent-Encoding: deflate\r\nContent-Length: 4\r\n\r\nnope",
+}
+
+
+@pytest.mark.parametrize("reply", list(BROKEN_REPLIES.values()), ids=list(BROKEN_REPLIES))
+async def test_a_reply_with_broken_framing_or_encoding_is_one_malformed_response_line(
+    reply: bytes,
+) -> None:
+    with RawServer(lambda _request: reply) as server:
+        adapter = OpenAIAdapter("m", server.base_url, timeouts=Timeouts(2, 2, 2, 2, 3))
+        try:
+            with pytest.raises(MalformedResponse) as err:
+                await adapter.send(req())
+        finally:
+            await adapter.aclose()
+    message = str(err.value)
+    assert message.startswith("unreadable reply: ") and message.isprintable()
+    assert "b'" not in message and "^" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("broken", ["bad status line", "broken chunking", "gzip that is not"])
+async def test_a_reply_with_broken_framing_is_retried(broken: str) -> None:
+    replies = itertools.cycle([BROKEN_REPLIES[broken], GOOD_REPLY])
+    with RawServer(lambda _request: next(replies)) as server:
+        client = client_for(OpenAIAdapter("m", server.base_url, timeouts=Timeouts(2, 2, 2, 2, 3)),
+                            attempts=2, initial_s=0.01)
+        assert (await client.complete(req())).text == "ok"
+    assert len(server.requests) == 2 and client.usage.retries == 1
+
+
+async def test_a_servers_error_body_is_quoted_as_one_printable_line() -> None:
+    text = "bad\nrequest\u0085second\u2028third\r\n\t\u001b[31mred\u001b[0m \u202eevil\u0000 " + "x " * 400
+    body = json.dumps({"error": {"message": text}}).encode()
+    with RawServer(lambda _request: http_response(422, body)) as server:
+        adapter = OpenAIAdapter("m", server.base_url, timeouts=Timeouts(2, 2, 2, 2, 3))
+        try:
+            with pytest.raises(RequestRejected) as err:
+                await adapter.send(req())
+        finally:
+            await adapter.aclose()
+    quoted = str(err.value).partition("(HTTP 422): ")[2]
+    assert quoted.startswith("bad request second third red evil x x") and quoted.isprintable()
+    assert len(quoted) <= 300 + len(" (the request was refused; retrying will not help)")
+
+
+def test_a_long_server_text_is_cut_between_words_so_no_key_prefix_survives() -> None:
+    key = "sk-echoed-secret-0123456789"
+    for pad in range(260, 300):  # wherever the cut falls, the key is whole or gone
+        line = server_line("w" * pad + " " + key + " tail " * 10)
+        assert key in line or "sk-" not in line
+    assert server_line(" " * 5000 + key) in ("…", key + "…")
+    assert "sk-" not in server_line(" " * 1190 + key)
 
 
 # -- reasoning models -------------------------------------------------------------------------------

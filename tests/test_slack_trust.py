@@ -412,6 +412,9 @@ async def test_an_ab_test_against_a_model_server_that_is_down_fails_in_one_line(
         ModelUnavailable("openai:fake did not answer after 2 attempts", "is the server up?")]),
      "openai:fake did not answer after 2 attempts"),
     (ExceptionGroup("outer", [ExceptionGroup("inner", [TimeoutError()])]), "timed out"),
+    (ExceptionGroup("outer", [ExceptionGroup("a", [ValueError("a detail")]),  # the core's rule
+                              ExceptionGroup("b", [ModelUnavailable("openai:fake is down", "start it")])]),
+     "openai:fake is down (start it)"),
     (ExceptionGroup("outer", [ConnectionRefusedError(111, "Connection refused")]),
      "could not reach a model (ConnectionRefusedError"),
     (ValueError("a bug\nwith two lines"), "unexpected ValueError: a bug with two lines"),
@@ -432,3 +435,35 @@ async def test_every_error_of_a_background_run_is_one_line_in_its_thread(
         text = await ab_failure(bot)
     assert says in text and len(text.splitlines()) == 1
     assert "internal error" not in text.lower() and "Traceback" not in text
+
+
+def test_the_bots_own_usage_error_is_found_the_cores_way() -> None:
+    from slack_bot.commands import UsageError
+    from slack_bot.failures import cause, failure_line
+
+    usage = UsageError("give one task name")
+    group = ExceptionGroup("outer", [ExceptionGroup("a", [ValueError("a bug")]),
+                                     ExceptionGroup("b", [usage])])
+    assert cause(group) is usage and failure_line(group) == "give one task name"
+    bug = ValueError("only a bug")
+    assert cause(ExceptionGroup("g", [ExceptionGroup("h", [bug])])) is bug
+    assert cause(usage) is usage  # not a group: itself
+
+
+async def test_a_task_files_data_file_outside_the_task_folder_is_refused_unread(
+    fake_server: StartFakeServer, slack_api: FakeSlackApi, tmp_path: Path
+) -> None:
+    """A task file in the bot's folder may not read a data file elsewhere on the server (its
+    rows would be quoted back into the thread)."""
+    model = fake_server()
+    model.configure(**world())
+    paths = write_world(tmp_path, model)
+    outside = tmp_path / "private.csv"
+    outside.write_text("secret_column_name,label\nx,positive\n", encoding="utf-8")
+    (paths.tasks / "leaky.tune.yaml").write_text(json.dumps({
+        "name": "leaky", "prompt": "Classify: {{ text }}", "metric": "label",
+        "labels": ["positive", "negative"], "dataset": {"file": str(outside)}}), encoding="utf-8")
+    async with running_bot(paths, slack_api) as bot:
+        line = await refused(bot, "task:leaky")
+    assert "outside" in line and "secret_column_name" not in line
+    assert model.requests() == []

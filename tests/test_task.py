@@ -373,3 +373,42 @@ def test_yes_no_answers_stay_text_in_yaml_tasks(tmp_path: Path) -> None:
     task = load_task(path)
     assert [e.expected for e in task.examples] == ["yes", "no", "yes"]
     assert task.label_set() == ("yes", "no")
+
+
+# -- data files within given folders (the editor's workspace) ----------------------------------------
+
+WITHIN_TASK = "name: t\nprompt: \"Review: {{ text }}\"\n"
+
+
+@pytest.mark.parametrize(("field", "names"), [
+    ("dataset", "dataset:\n  file: \"{f}\"\n"),
+    ("examples_file", "examples_file: \"{f}\"\n"),
+    ("splits", "examples: [{{text: a, expected: b}}]\nsplits:\n  files: {{test: \"{f}\"}}\n"),
+])
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink"])
+def test_a_data_file_outside_the_given_folders_is_refused_unread(
+    tmp_path: Path, field: str, names: str, how: str
+) -> None:
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    secret = write(outside / "data.jsonl", jsonl([{"text": "OUTSIDE-ROW", "expected": "x"}]))
+    ws.mkdir()
+    (ws / "link.jsonl").symlink_to(secret)
+    ref = {"dotdot": "../outside/data.jsonl", "absolute": str(secret), "symlink": "link.jsonl"}[how]
+    path = write(ws / "t.tune.yaml", WITHIN_TASK + names.format(f=ref))
+    assert load_task(path).examples  # without `within`, read as before (the CLI)
+    with pytest.raises(TaskError) as info:
+        load_task(path, within=[ws])
+    message = str(info.value)
+    assert "is outside the folder(s)" in message and str(ws) in message and ref in message
+    assert f"{path} line " in message and field in message  # where the task names it
+    assert "OUTSIDE-ROW" not in message
+
+
+def test_data_files_inside_the_given_folders_are_read(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    write(ws / "data" / "rows.jsonl", jsonl([{"text": "in", "expected": "x"}]))
+    write(ws / "data" / "test.jsonl", jsonl([{"text": "held", "expected": "y"}]))
+    path = write(ws / "tasks" / "t.tune.yaml", WITHIN_TASK + "dataset: {file: ../data/rows.jsonl}\n"
+                 "splits: {files: {test: ../data/test.jsonl}}\n")
+    task = load_task(path, within=[tmp_path / "elsewhere", ws])
+    assert [e.inputs["text"] for e in task.examples] == ["in", "held"]

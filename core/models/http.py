@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import json
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -92,17 +93,40 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def error_text(response: httpx.Response) -> str:
-    """The human part of an error body, whatever the provider's error shape."""
+    """The human part of an error body, whatever the provider's error shape, as one printable
+    line (it goes into messages on a terminal, in Slack and in the editor)."""
     try:
         data = load_json(response.text, as_written=False)
     except ValueError:
-        return response.text[:300]
+        return server_line(response.text)
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
-            return str(err.get("message") or err.get("type") or err)[:300]
-        return str(err)[:300]
-    return str(data)[:300]
+            return server_line(str(err.get("message") or err.get("type") or err))
+        return server_line(str(err))
+    return server_line(str(data))
+
+
+MAX_SERVER_TEXT = 300
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+
+
+def server_line(text: str, limit: int = MAX_SERVER_TEXT) -> str:
+    """Text a server chose, fit for a one-line message: terminal escape sequences and other
+    control or format characters dropped, every run of whitespace (line breaks, NEL, U+2028
+    included) one space, at most ``limit`` characters. A longer text is cut between words, so
+    no part of a word is kept: a key the server echoes is redacted later only when it is whole."""
+    clipped = len(text) > limit * 4  # a long body: only its start is looked at
+    words = _ANSI_ESCAPE.sub("", text[: limit * 4]).split()
+    if clipped and words:
+        words.pop()  # it may be cut short
+    flat = "".join(ch for ch in " ".join(words) if ch.isprintable())
+    if len(flat) <= limit and not clipped:
+        return flat
+    if len(flat) < limit:
+        return flat + "…"
+    cut = flat[:limit]
+    return cut.rpartition(" ")[0] + "…" if " " in cut else "…"
 
 
 class HttpAdapter:
@@ -201,6 +225,19 @@ class HttpAdapter:
             if _is_timeout(exc):
                 raise self._err(ModelTimeout, f"no reply within the timeout ({_name(exc)})") from exc
             raise self._err(ConnectionFailed, f"connection failed: {_name(exc)}") from exc
+        except httpx.DecodingError as exc:
+            # The body is not what its Content-Encoding says (e.g. "gzip" over plain text).
+            raise self._err(MalformedResponse, "unreadable reply: the body does not decode as its "
+                            f"Content-Encoding says ({server_line(str(exc), 120)})") from exc
+        except aiohttp.ClientResponseError as exc:
+            # aiohttp's parser refused the reply's framing: a bad status line, not HTTP at all,
+            # a wrong or negative Content-Length, broken chunking, too many or too long headers,
+            # data after the end of the reply. Some other server (or a proxy) answered, or it
+            # answered badly: retrying may help, like any garbled reply.
+            raise self._err(MalformedResponse, f"unreadable reply: {_framing(exc)}") from exc
+        except aiohttp.ClientError as exc:  # anything else aiohttp raises that the transport passes on
+            raise self._err(ConnectionFailed, f"connection failed: {type(exc).__name__}: "
+                            f"{server_line(str(exc), 120)}") from exc
         return response
 
     def _status_error(self, response: httpx.Response) -> ModelError:
@@ -254,8 +291,16 @@ def _is_timeout(exc: httpx.TransportError) -> bool:
 
 def _name(exc: httpx.TransportError) -> str:
     cause = exc.__cause__ or exc
-    text = str(cause)
+    text = server_line(str(cause), 160)
     return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
+def _framing(exc: aiohttp.ClientResponseError) -> str:
+    """aiohttp's parser message without the quoted bytes and caret under them that follow it
+    ("Bad status line:\n  Invalid status code:\n\n  b'HTTP/1.1 abc'\n  ^")."""
+    head = re.split(r"\n\s*\n|\sb'|\sb\"", exc.message or "", maxsplit=1)[0]
+    text = server_line(head, 120).rstrip(":. ")
+    return f"malformed HTTP ({text})" if text else f"malformed HTTP ({type(exc).__name__})"
 
 
 def loads_or_none(text: str) -> Any:

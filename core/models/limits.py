@@ -13,10 +13,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RateLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     rpm: float | None = Field(default=None, gt=0, description="request starts per minute")
     tpm: float | None = Field(default=None, gt=0, description="tokens per minute")
     max_in_flight: int = Field(default=4, ge=1, description="requests on the wire at once")

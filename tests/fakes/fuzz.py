@@ -31,14 +31,7 @@ FAST_CONFIG = ("retry: {attempts: 2, initial_s: 0, max_s: 0.01, jitter_s: 0}\n"
 # Internal errors found by fuzzing whose root is outside the CLI, each with the file to fix; every
 # one has a case in tests/fuzz_corpus/ marked "open". While listed, the fuzz tests let them pass
 # (and count them): remove an entry once its fix lands, so the fuzz tests guard it again.
-KNOWN_OPEN: dict[str, str] = {
-    "ClientResponseError": "core/models/http.py: malformed HTTP framing escapes _post",
-    "DecodingError": "core/models/http.py: a lying Content-Encoding escapes _post",
-    "object does not support item assignment": "core/config.py: _unflatten, a mapping for a scalar",
-    "has no attribute 'setdefault'": "core/config.py: _unflatten, a mapping for a scalar",
-    "unhashable type": "core/config.py: `profile:` given a list or a mapping",
-    "expected non-negative integer": "core/config.py: tune.seed < 0 reaches numpy's default_rng",
-}
+KNOWN_OPEN: dict[str, str] = {}
 
 
 @dataclass
