@@ -8,7 +8,14 @@ For each task and strategy: the original prompt's held-out (test split) score wi
 the tuned prompt's, their paired difference with its CI and the permutation test's p-value, and
 the model calls the run sent (all roles; cache hits are free and counted apart). A row is
 "significant" when the search's best beats the original on the test split at alpha 0.05 — the
-test split is never seen by the search. Runs use their own store and response cache under
+test split is never seen by the search.
+
+Two baselines a tuned prompt must beat to be worth shipping, each with the tuned prompt's paired
+difference from it and its p-value: the majority label (always answering the most frequent
+train answer, scored by the task's metrics without a model call; only for tasks with a finite
+answer space), and a hand-written reference — the original plus the one format sentence that
+names the answer words (``format_instruction``), scored on the same test examples by the same
+target (its calls are counted apart, in ``ref calls``). Runs use their own store and response cache under
 ``--work`` (default: a fresh temporary folder), so numbers are not borrowed from earlier runs.
 """
 
@@ -26,7 +33,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import PromptTunerError, answer_tokens, load_settings, load_task, tune  # noqa: E402
+from core import (  # noqa: E402
+    Candidate,
+    PromptTunerError,
+    Settings,
+    Store,
+    Task,
+    answer_tokens,
+    compare_paired,
+    evaluate_prompt,
+    load_run,
+    load_settings,
+    load_task,
+    tune,
+)
+from core.strategies import with_format  # noqa: E402
 
 BENCH = ROOT / "examples" / "benchmarks"
 
@@ -62,7 +83,10 @@ async def one(task_dir: Path, strategy: str, args: argparse.Namespace, work: Pat
     cmp = result.comparison
     orig = result.candidates[0]
     best = result.search_best or result.best
+    tuned_scores = _test_scores(work, result.run_id, best.candidate.id)
     return {
+        **_majority(work, result.run_id),
+        **(await _reference(task, settings, tuned_scores) if result.heldout else _NO_REF),
         "task": task_dir.name, "strategy": strategy, "run_id": result.run_id,
         "heldout": result.heldout, "n_test": result.splits.get("test", 0),
         "original": _est(orig.test or orig.estimate),
@@ -77,6 +101,58 @@ async def one(task_dir: Path, strategy: str, args: argparse.Namespace, work: Pat
     }
 
 
+_NO_REF: dict[str, Any] = {"reference": None, "reference_prompt": None, "vs_reference": None,
+                           "reference_calls": 0}
+
+
+def _test_scores(work: Path, run_id: str, candidate_id: str) -> dict[int, float]:
+    """A candidate's stored held-out scores, by test example."""
+    store = Store(work / "store.db")
+    try:
+        return {int(r["example_index"]): float(r["score"] or 0.0)
+                for r in store.evaluations(run_id, candidate_id, split="test")}
+    finally:
+        store.close()
+
+
+def _versus(diff: float, low: float, high: float, p: float, significant: bool) -> dict[str, Any]:
+    return {"diff": diff, "diff_low": low, "diff_high": high, "p": p,
+            "significant": bool(significant and diff > 0)}
+
+
+def _majority(work: Path, run_id: str) -> dict[str, Any]:
+    """Always answering the most frequent train label, and the tuned prompt against it (the run's
+    stored baselines: no model call)."""
+    store = Store(work / "store.db")
+    try:
+        b = load_run(store, run_id).baselines
+    finally:
+        store.close()
+    if b is None:
+        return {"majority": None, "majority_label": None, "vs_majority": None}
+    c = b.comparison
+    return {"majority": _est(b.majority), "majority_label": b.majority_label,
+            "vs_majority": None if c is None else _versus(c.diff, c.diff_low, c.diff_high,
+                                                          c.p_value, c.significant)}
+
+
+async def _reference(task: Task, settings: Settings, tuned: dict[int, float]) -> dict[str, Any]:
+    """The original plus the sentence naming the answer words, on the test split, paired with the
+    tuned prompt's held-out scores."""
+    original = Candidate(task.messages)
+    made = with_format(original, task, strategy="reference", generation=1)
+    prompt = (made or original).messages
+    report = await evaluate_prompt(task, settings, prompt=prompt, split="test")
+    shared = [i for i in range(len(report.scores)) if i in tuned]
+    vs = None
+    if shared:
+        c = compare_paired([report.scores[i] for i in shared], [tuned[i] for i in shared])
+        vs = _versus(c.diff, c.diff_low, c.diff_high, c.p_value, c.significant)
+    return {"reference": _est(report.aggregate),
+            "reference_prompt": prompt[-1].content if made else None,
+            "vs_reference": vs, "reference_calls": int(report.usage.get("calls", 0))}
+
+
 def _est(e: Any) -> dict[str, Any]:
     return {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n}
 
@@ -85,13 +161,25 @@ def _pct(e: dict[str, Any]) -> str:
     return f"{e['mean']:.0%} [{e['low']:.0%}, {e['high']:.0%}]"
 
 
+def _vs(v: dict[str, Any] | None) -> str:
+    """A difference from a baseline with its p-value; * when significant."""
+    if v is None:
+        return "—"
+    return f"{v['diff']:+.0%} p={v['p']:.2g}{'*' if v['significant'] else ''}"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     head = ["task", "strategy", "n", "original (test)", "tuned (test)", "difference [95% CI]", "p",
-            "sig", "made by", "calls", "secs"]
+            "sig", "majority", "tuned-majority", "reference", "tuned-reference", "made by",
+            "calls", "ref calls", "secs"]
     body = [[r["task"], r["strategy"], str(r["n_test"]), _pct(r["original"]), _pct(r["tuned"]),
              f"{r['diff']:+.0%} [{r['diff_low']:+.0%}, {r['diff_high']:+.0%}]", f"{r['p']:.3g}",
-             "yes" if r["significant"] else "no", r["tuned_made_by"], str(r["calls"]),
-             f"{r['seconds']:.0f}"] for r in rows]
+             "yes" if r["significant"] else "no",
+             f"{r['majority']['mean']:.0%} {r['majority_label']}" if r.get("majority") else "—",
+             _vs(r.get("vs_majority")),
+             f"{r['reference']['mean']:.0%}" if r.get("reference") else "—",
+             _vs(r.get("vs_reference")), r["tuned_made_by"], str(r["calls"]),
+             str(r.get("reference_calls", 0)), f"{r['seconds']:.0f}"] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)),
              "  ".join("-" * w for w in widths)]
@@ -100,6 +188,14 @@ def table(rows: list[dict[str, Any]]) -> str:
     tasks = len({r["task"] for r in rows})
     lines.append(f"significantly better on held-out examples: {sig} of {len(rows)} runs "
                  f"({tasks} tasks); calls per run at most {max(r['calls'] for r in rows)}")
+    above = [r for r in rows if r.get("vs_majority") is not None and r.get("vs_reference") is not None]
+    both = sum(bool(r["vs_majority"]["significant"] and r["vs_reference"]["significant"])
+               for r in above)
+    lines.append(f"significantly above both the majority label and the reference: {both} of "
+                 f"{len(above)} runs with both baselines (* p<0.05)")
+    for r in rows:
+        if r.get("reference_prompt"):
+            lines.append(f"reference for {r['task']}: {' / '.join(r['reference_prompt'].splitlines())}")
     return "\n".join(lines)
 
 

@@ -67,7 +67,7 @@ from .metrics.custom_ref import CustomRef, custom_metric_refs
 from .metrics.stats import Estimate, PairedComparison, compare_paired
 from .models import Completion, Message, Model, ModelHub, Request, ResponseCache, known_kinds
 from .models.cache import CacheStats
-from .plan import answer_tokens, plan_calls
+from .plan import answer_tokens, fit_dev, plan_calls
 from .promptfile import load_prompt, parse_prompt_text
 from .result import CandidateResult, TuneResult
 from .review import ReviewEntry, Reviewer, RoundDecision, RoundReview
@@ -167,6 +167,7 @@ __all__ = [
     "evaluate_prompt",
     "export_rows",
     "first_user_error",
+    "fit_dev",
     "known_kinds",
     "list_runs",
     "load_prompt",

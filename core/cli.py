@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-calls", type=int, metavar="N", help="budget: model calls sent")
     t.add_argument("--concurrency", type=int, metavar="N", help="model calls in flight")
     t.add_argument("--variations", type=int, metavar="N", help="prompts to propose")
-    t.add_argument("--examples", type=int, metavar="N", help="examples scored per candidate")
+    t.add_argument("--examples", type=int, metavar="N",
+                   help="dev examples scored at most (default: all that the budget affords)")
     t.add_argument("--seed", type=non_negative, metavar="N")
     t.add_argument("--strategy", metavar="NAME",
                    help="auto (default) | refine | opro | evolve | fewshot | cot")

@@ -105,7 +105,8 @@ def result_section(view: RunView, bar: int = BAR) -> RenderableType:
         if view.status in UNFINISHED:
             when = "once it has stopped, " if view.status == "running" else ""
             hint = Text(f"{when}continue it with `{PROG} tune --resume {view.id}`", "dim")
-        return Group(_section("Result", note), Padding(Group(grid, hint), (0, 0, 0, 2)))
+        extra = [t for t in (baseline_line(view), rejected_line(view)) if t is not None]
+        return Group(_section("Result", note), Padding(Group(grid, *extra, hint), (0, 0, 0, 2)))
     best, search = view.best, view.search_best
     where = ("held-out: examples the search never saw" if view.heldout
              else "on the search's own examples (too few to hold any out)")
@@ -116,6 +117,8 @@ def result_section(view: RunView, bar: int = BAR) -> RenderableType:
         _score_row(grid, "best", search, view.headline(search), bar,
                    "★ returned" if best is not None and best.id == search.id else "")
     lines: list[RenderableType] = [grid, verdict(view)]
+    lines += [t for t in (baseline_line(view), rejected_line(view)) if t is not None]
+    lines += [Text(str(res[key]), "dim") for key in ("pick", "attribution") if res.get(key)]
     for warning in res.get("warnings") or []:
         lines.append(Text(f"warning: {warning}", "yellow"))
     return Group(_section("Result", where), Padding(Group(*lines), (0, 0, 0, 2)))
@@ -145,6 +148,31 @@ def verdict(view: RunView) -> Text:
         text.append(f"not significant at {alpha:g}: the original is kept", "yellow")
         if cmp.get("needed_n"):
             text.append(f" (about {cmp['needed_n']} examples would tell)", "dim")
+    return text
+
+
+def baseline_line(view: RunView) -> Text | None:
+    """Chance and always answering the most frequent train label, and whether the winner beats it."""
+    b = view.baselines
+    if b is None:
+        return None
+    where = "held-out" if b.split == "test" else "dev"
+    text = Text(f"baselines ({where}): chance {b.chance:.0%} ({len(b.answers)} answers) · always "
+                f"`{b.majority_label}` {interval(b.majority)}", "dim")
+    text.append("\n→ ")
+    style = "" if b.beats_majority is None else "green" if b.beats_majority else "bold yellow"
+    text.append(b.verdict(), style)
+    return text
+
+
+def rejected_line(view: RunView) -> Text | None:
+    """How many proposals were rejected before a target call, by reason."""
+    reasons = view.rejected()
+    if not reasons:
+        return None
+    total = sum(n for _, n in reasons)
+    text = Text(f"rejected before scoring: {total} proposal{'s' if total != 1 else ''} — ", "yellow")
+    text.append("; ".join(f"{r} ({n})" for r, n in reasons), "dim")
     return text
 
 

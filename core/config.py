@@ -92,7 +92,9 @@ class Price(_Strict):
 class TuneSettings(_Strict):
     variations: int = Field(default=4, ge=1, le=64, description="prompts the optimizer proposes")
     refine_top: int = Field(default=2, ge=0, le=16, description="best candidates refined with feedback")
-    max_examples: int | None = Field(default=24, ge=1, description="examples scored per candidate")
+    max_examples: int | None = Field(default=None, ge=1, description=(
+        "cap on the dev examples a candidate is scored on; default: all of dev, or as many as "
+        "budget.max_calls affords (at least 24)"))
     concurrency: int = Field(default=4, ge=1, le=512, description="model calls in flight per model")
     seed: int = Field(default=0, ge=0, description="seeds splits, sampling and bootstrap intervals")
     optimizer_temperature: float = Field(default=0.8, ge=0, le=2)
@@ -113,6 +115,15 @@ class TuneSettings(_Strict):
         "return the search's best even when its held-out gain is not significant"))
     auto_split_min: int = Field(default=30, ge=4, description=(
         "tasks without splits and at least this many examples get a seeded 40/30/30 split"))
+    faithfulness: Literal["embedding", "optimizer", "off"] = Field(default="embedding", description=(
+        "check every proposed instruction against the task before it is scored: answer words of "
+        "another task and copies of a meta-prompt's worked example are rejected, and so is an "
+        "instruction whose meaning is too far from the task (embedding: MiniLM similarity, "
+        "offline; optimizer: the optimizer answers yes or no); off: no check"))
+    faithfulness_threshold: float = Field(default=0.47, ge=-1, le=1, description=(
+        "embedding check: the least similarity of an instruction to the task"))
+    faithfulness_retries: int = Field(default=1, ge=0, le=5, description=(
+        "extra asks per round for proposals to replace rejected ones"))
 
 
 class Settings(_Strict):

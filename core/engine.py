@@ -15,11 +15,11 @@ import logging
 import random
 import secrets as pysecrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
+from .attribution import attribute
 from .budget import Budget
 from .candidate import Candidate
 from .config import Secrets, Settings, load_secrets
@@ -45,29 +45,29 @@ from .events import (
     RunFinished,
     RunWarning,
 )
+from .faithful import FaithfulnessCheck
+from .human import HumanPrompts
 from .metrics import make_scorer
 from .metrics.stats import compare_paired, sign_test
 from .models import ModelHub
-from .models.base import Completion, Message, Request
-from .plan import answer_tokens, plan_calls
-from .promptfile import parse_prompt_text
+from .models.base import Completion, Request
+from .plan import answer_tokens, check_budget, fit_dev
+from .racing import Racing
 from .render import DemoPool
-from .report.writer import write_reports
 from .result import CandidateResult, TuneResult, explain
 from .review import (
     ReviewEntry,
     Reviewer,
     RoundDecision,
     RoundReview,
-    append_slots,
-    check_slots,
-    is_whole,
 )
+from .run_files import write_run_files
+from .selection import Pick, PriceFn, pick
 from .splits import assign_splits
 from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
 from .task import Example, Task
-from .templates import TemplateLibrary, prompt_slots
+from .templates import TemplateLibrary
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,13 @@ class TuneRun:
         self.heldout: dict[str, Evaluation] = {}       # on test (the confirmation)
         self._current: dict[str, Evaluation] = {}      # where each candidate's answers go now
         self.pruned: set[str] = set()
+        self.racing = Racing(store, self.run_id, self.evaluations, self.pruned,
+                             settings.tune.rungs, settings.tune.seed)
+        self.attribution = ""                            # what carries the winner's gain
+        self.pick_reason = ""                            # why the pick is not the top score
         self.original = Candidate(task.messages)
+        self.human = HumanPrompts(task, self.original, lambda message, level: self.emit(
+            RunWarning(self.run_id, message, level=level)))
         self.reviewer = reviewer
         self.round = 0                                   # the round now running (0: baseline)
         self.made_in: dict[str, int] = {}                # candidate id -> the round that made it
@@ -191,29 +197,60 @@ class TuneRun:
         if not dev:
             raise TaskError(f"{task.source}: the dev (or train) split is empty",
                             "give dev or train fractions in `splits`")
-        limit = s.max_examples
-        if limit is not None and len(dev) > limit:
+        limit = fit_dev(len(dev), self.settings, self.task.uses_judge(), len(test))
+        if len(dev) > limit:
             picked = sorted(random.Random(s.seed).sample(range(len(dev)), limit))
             dev = tuple(dev[i] for i in picked)
         return Splits(train, dev, test or dev, heldout=bool(test))
 
     # -- candidates ---------------------------------------------------------------------------
-    def _admit(self, proposals: Sequence[Candidate | None]) -> list[Candidate]:
-        """Deduplicate (by normalized text, demos and answer line), store, announce."""
+    def _admit(self, proposals: Sequence[Candidate | None],
+               rejected: Mapping[str, str] | None = None) -> list[Candidate]:
+        """Deduplicate (by normalized text, demos and answer line), store, announce. A proposal
+        in ``rejected`` (id -> why) is stored with status "rejected" and never scored."""
         fresh = []
+        refused = []
         for cand in proposals:
             if cand is None or cand.dedup_key in self.seen:
                 continue
             self.seen.add(cand.dedup_key)
-            fresh.append(cand)
+            why = (rejected or {}).get(cand.id)
             self.made_in[cand.id] = self.round
             self.store.add_candidate(self.run_id, self.task.name, candidate_id=cand.id,
                                      messages=cand.to_json(), parents=list(cand.parents),
                                      strategy=cand.strategy, operator=cand.operator,
-                                     generation=cand.generation, note=cand.note,
+                                     generation=cand.generation,
+                                     note=cand.note if why is None else f"rejected: {why}",
                                      extras=cand.extras(), round=self.round)
+            if why is not None:
+                self.store.set_candidate_status(self.run_id, cand.id, "rejected")
+                log.info("rejected %s before scoring: %s", cand.id, why)
+                refused.append(why)
+                continue
+            fresh.append(cand)
             self.emit(CandidateProposed(self.run_id, cand.id, cand.operator, cand.parents,
                                         cand.text()[:200]))
+        if refused:
+            self.emit(RunWarning(self.run_id, f"round {self.round}: {len(refused)} proposal"
+                                 f"{'s' if len(refused) > 1 else ''} rejected before scoring, "
+                                 f"unfaithful to the task ({'; '.join(refused)})", level="info"))
+        return fresh
+
+    async def _propose(self, strategy: Strategy, ctx: StrategyContext, n: int) -> list[Candidate]:
+        """The strategy's new proposals that pass the faithfulness check (``core.faithful``);
+        when some are rejected it is asked again for as many, ``tune.faithfulness_retries``
+        times at most."""
+        fresh: list[Candidate] = []
+        for retry in range(self.settings.tune.faithfulness_retries + 1):
+            ctx.retry = retry
+            made = [c for c in await strategy.step(ctx, n - len(fresh))
+                    if c is not None and c.dedup_key not in self.seen]
+            known = {e.candidate.id: e.candidate for e in self.evaluations.values()}
+            rejected = await self.faithful.screen(made, known)
+            fresh += self._admit(made, rejected)
+            if not rejected or len(fresh) >= n:
+                break
+        ctx.retry = 0
         return fresh
 
     async def _score(self, evaluator: Evaluator, cands: Sequence[Candidate],
@@ -250,67 +287,6 @@ class TuneRun:
         return sorted(done, key=lambda e: (-e.mean(), e.candidate.id != self.original.id,
                                            len(e.candidate.text()), e.candidate.id))
 
-    async def _race(self, evaluator: Evaluator, cands: list[Candidate],
-                    dev: Sequence[Example], incumbent: Evaluation) -> None:
-        """Score new candidates on growing rungs of dev; after each rung drop those a paired
-        sign test shows worse than the incumbent, then the worse half (successive halving);
-        survivors are scored on all of dev."""
-        rungs = [r for r in sorted(set(self.settings.tune.rungs)) if r < len(dev)] + [len(dev)]
-        alive = list(cands)
-        for rung in rungs:
-            await self._score(evaluator, alive, dev, upto=rung)
-            alive = [c for c in alive if not self.evaluations[c.id].partial]
-            if rung == len(dev) or not alive:
-                break
-            shared = range(rung)
-            base = [incumbent.results[i].score for i in shared if i in incumbent.results]
-            keep = []
-            for c in alive:
-                ev = self.evaluations[c.id]
-                mine = [ev.results[i].score for i in shared if i in ev.results]
-                if len(mine) != len(base):
-                    keep.append(c)
-                    continue
-                _, _, p = sign_test(base, mine)
-                if sum(mine) < sum(base) and p < 0.1:
-                    self._prune(c, f"worse than the incumbent after {rung} examples (p={p:.2g})")
-                else:
-                    keep.append(c)
-            keep.sort(key=lambda c: (-self.evaluations[c.id].mean(), len(c.text()), c.id))
-            inc_mean = sum(base) / len(base) if base else 0.0
-            cut = max(1, (len(keep) + 1) // 2)
-            for c in keep[cut:]:
-                if self.evaluations[c.id].mean() < inc_mean or self.evaluations[c.id].mean() < \
-                        self.evaluations[keep[cut - 1].id].mean():
-                    self._prune(c, f"in the worse half after {rung} examples")
-            alive = [c for c in keep if c.id not in self.pruned]
-
-    def _prune(self, cand: Candidate, why: str) -> None:
-        self.pruned.add(cand.id)
-        ev = self.evaluations[cand.id]
-        est = ev.estimate(self.settings.tune.seed)
-        self.store.set_candidate_score(self.run_id, cand.id, score=est.mean, low=est.low,
-                                       high=est.high, n=est.n, status="pruned")
-        log.info("pruned %s: %s", cand.id, why)
-
-    def _check_budget(self, n_dev: int, n_test: int, judged: bool) -> None:
-        plan = plan_calls(n_dev, self.settings, judged, n_test)
-        limit = self.settings.budget.max_calls
-        if limit is None:
-            return
-        held = f" + {plan['confirmation']} for the held-out check" if plan["confirmation"] else ""
-        if limit < plan["minimum"]:
-            raise ConfigError(
-                f"--max-calls {limit} cannot compare even two candidates: that needs "
-                f"{plan['minimum']} calls ({n_dev} examples x 2 candidates"
-                f"{' x 2 with the judge' if judged else ''} + 1 proposal{held})",
-                f"raise --max-calls to at least {plan['minimum']} or use fewer examples")
-        if limit < plan["calls"]:
-            self.emit(RunWarning(self.run_id,
-                              f"budget of {limit} calls is below the plan's {plan['calls']} "
-                              f"({plan['evaluations']} candidates on {n_dev} examples{held}); "
-                              "the run will stop early and keep everything it measured"))
-
     # -- the loop -----------------------------------------------------------------------------
     async def execute(self) -> TuneResult:
         s = self.settings
@@ -324,8 +300,10 @@ class TuneRun:
         splits = self._splits()
         per_example = 1 + sum(int(spec.params().get("repeats", 1)) for spec in
                               self.task.metric_specs() if spec.type == "judge")
-        self._check_budget(len(splits.dev), len(splits.test) if splits.heldout else 0,
-                           judge is not None)
+        warning = check_budget(len(splits.dev), s, judge is not None,
+                               len(splits.test) if splits.heldout else 0)
+        if warning is not None:
+            self.emit(RunWarning(self.run_id, warning))
         if self.resume:
             self.store.reopen_run(self.run_id)
         else:
@@ -342,6 +320,10 @@ class TuneRun:
         ctx = StrategyContext(self.task, optimizer, self.templates, s.tune.seed,
                               s.tune.optimizer_temperature, s.tune.proposal_max_tokens,
                               examples=splits.dev, pool=pool, refine_top=s.tune.refine_top)
+        self.faithful = FaithfulnessCheck(
+            self.task, mode=s.tune.faithfulness, threshold=s.tune.faithfulness_threshold,
+            train=splits.train or splits.dev, optimizer=optimizer, templates=self.templates,
+            seed=s.tune.seed)
         original = self.original
         if splits.heldout:
             self.budget.hold(2 * len(splits.test) * per_example)
@@ -368,8 +350,13 @@ class TuneRun:
             status = "budget_exhausted"
             self.emit(RunWarning(self.run_id, "stopped early: the budget ran out while scoring "
                                            "a candidate"))
+        chosen = self._pick(len(splits.dev), target.price)
+        self.attribution = await attribute(
+            chosen.chosen, original, self.evaluations, splits.dev, per_example=per_example,
+            remaining=self.budget.remaining_calls(), admit=self._admit, alpha=s.tune.alpha,
+            score=lambda cands, dev: self._score(evaluator, cands, dev), seed=s.tune.seed)
         self.budget.release()
-        confirmation = await self._confirm(evaluator, splits)
+        confirmation = await self._confirm(evaluator, splits, chosen.chosen)
         return self._finalize(status, splits, confirmation)
 
     async def _search(self, strategy: Strategy, ctx: StrategyContext, evaluator: Evaluator,
@@ -386,10 +373,11 @@ class TuneRun:
                            if e.results and e.candidate.id not in self.pruned]
             self.emit(PhaseStarted(self.run_id, f"round {number}", s.variations,
                                    f"{strategy.name}: new candidates from {incumbent.candidate.id}"))
-            proposed = self._admit(await strategy.step(ctx, s.variations))
+            proposed = await self._propose(strategy, ctx, s.variations)
             if proposed:
                 self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(dev)))
-                await self._race(evaluator, proposed, dev, incumbent)
+                await self.racing.race(lambda c, d, upto: self._score(evaluator, c, d, upto),
+                                       proposed, dev, incumbent)
             if number in self.reviewed:  # resumed: this round's review is on record
                 decision = await self._replay_decision(self.reviewed.pop(number), evaluator, dev)
             elif self.reviewer is not None:
@@ -458,7 +446,7 @@ class TuneRun:
             review = RoundReview(self.run_id, number, self.settings.tune.rounds,
                                  tuple(self._review_entries(number, len(dev))), best.candidate.id,
                                  self._totals().calls, self.settings.budget.max_calls,
-                                 tuple(sorted(self._inputs())))
+                                 tuple(sorted(self.human.inputs())))
             got = self.reviewer(review)
             decision: RoundDecision = await got if inspect.isawaitable(got) else got
             total.merge(decision)
@@ -504,80 +492,33 @@ class TuneRun:
 
     def _human_candidates(self, decision: RoundDecision) -> list[Candidate]:
         """The reviewer's edits (children of what they rewrote) and prompts as candidates."""
-        made: list[Candidate | None] = []
         by_id = {e.candidate.id: e.candidate for e in self.evaluations.values()}
-        for cid, text in decision.edits:
-            base = by_id.get(cid)
-            if base is None or not text.strip():
-                self.emit(RunWarning(self.run_id, f"edit of {cid} ignored: "
-                                     + ("no such candidate" if base is None else "empty text")))
-                continue
-            made.append(self._rewrite(base, text, f"edit of {cid}", parents=(cid,),
-                                      operator="edit", generation=base.generation + 1,
-                                      note="edited by the reviewer"))
-        for text in decision.add:
-            if not text.strip():
-                continue
-            if is_whole(text):
-                made.append(self._whole_prompt(text))
-            else:
-                made.append(self._rewrite(self.original, text, "your prompt",
-                                          parents=(self.original.id,), operator="user",
-                                          generation=1, note="written by the reviewer"))
+        made = self.human.from_decision(decision, by_id)
         fresh = self._admit(made)
         if len(fresh) < len([m for m in made if m is not None]):
             self.emit(RunWarning(self.run_id, "a prompt you gave is already a candidate; it was "
                                  "not added again"))
         return fresh
 
-    def _inputs(self) -> frozenset[str]:
-        """The slots a person's prompt may use: the original's and the fields every example has."""
-        fields = [frozenset(e.inputs) for e in self.task.examples]
-        return _slots(self.original) | (frozenset.intersection(*fields) if fields else frozenset())
+    def _pick(self, n_dev: int, price: PriceFn | None) -> Pick:
+        """The search's winner (``core.selection``); its note says why when it was picked over
+        a higher-scoring tie as the cheaper."""
+        ranked = self._scored(n_dev) or [self.evaluations[self.original.id]]
+        chosen = pick(ranked, self.original.id, alpha=self.settings.tune.alpha,
+                      seed=self.settings.tune.seed, price=price)
+        self.pick_reason = chosen.reason
+        if chosen.note:
+            cand = chosen.chosen.candidate
+            noted = replace(cand, note=f"{cand.note}; {chosen.note}" if cand.note else chosen.note)
+            chosen.chosen.candidate = noted
+            self.store.set_candidate_note(self.run_id, cand.id, noted.note)
+        return chosen
 
-    def _rewrite(self, base: Candidate, text: str, what: str, **changes: Any) -> Candidate | None:
-        """``base`` with its main message replaced by a person's text: an input slot they left
-        out is appended; a prompt that could not run is refused with a warning."""
-        try:
-            present = check_slots(text, self._inputs())
-        except TaskError as exc:
-            self.emit(RunWarning(self.run_id, f"{what} ignored: {exc}"))
-            return None
-        missing = sorted(prompt_slots(base.messages[base.main_index()].content) - present)
-        if missing:
-            self.emit(RunWarning(self.run_id, f"{what}: appended the input it left out: "
-                                 + ", ".join(missing), level="info"))
-        return base.with_main(append_slots(text.strip(), missing), strategy="human", **changes)
-
-    def _whole_prompt(self, text: str) -> Candidate | None:
-        """A prompt written whole ([system]/[user] markers); inputs it left out go at the end of
-        its last user message."""
-        messages = list(parse_prompt_text(text))
-        try:
-            present = frozenset[str]().union(*(check_slots(m.content, self._inputs())
-                                               for m in messages))
-        except TaskError as exc:
-            self.emit(RunWarning(self.run_id, f"your prompt ignored: {exc}"))
-            return None
-        missing = sorted(_slots(self.original) - present)
-        if missing:
-            users = [i for i, m in enumerate(messages) if m.role == "user"]
-            if users:
-                last = users[-1]
-                messages[last] = Message("user", append_slots(messages[last].content, missing))
-            else:
-                messages.append(Message("user", append_slots("", missing).strip()))
-            self.emit(RunWarning(self.run_id, "your prompt: appended the input it left out: "
-                                 + ", ".join(missing), level="info"))
-        return Candidate(tuple(messages), parents=(), strategy="human", operator="user",
-                         note="written by the reviewer")
-
-    async def _confirm(self, evaluator: Evaluator, splits: Splits) -> Confirmation:
-        """The search's best against the original on the held-out test split (when there is
+    async def _confirm(self, evaluator: Evaluator, splits: Splits,
+                       best: Evaluation) -> Confirmation:
+        """The search's pick against the original on the held-out test split (when there is
         one); otherwise on the dev examples the search used, which proves less."""
         original = self.original
-        ranked = self._scored(len(splits.dev))
-        best = ranked[0] if ranked else self.evaluations[original.id]
         if not splits.heldout:
             return Confirmation(self.evaluations[original.id], best, heldout=False)
         cands = [original] if best.candidate.id == original.id else [original, best.candidate]
@@ -626,8 +567,9 @@ class TuneRun:
 
         original_r, best_r = headline(orig_ev), headline(chosen)
         search_best = headline(best_ev)
-        explanation = explain(original_r, search_best, comparison, improved,
-                              heldout=conf.heldout, alpha=s.alpha, kept=not improved)
+        explanation = " ".join(part for part in (
+            explain(original_r, search_best, comparison, improved, heldout=conf.heldout,
+                    alpha=s.alpha, kept=not improved), self.pick_reason, self.attribution) if part)
         self._progress(force=True)
         usage = self.hub.stats()
         total = self.hub.usage()
@@ -640,15 +582,10 @@ class TuneRun:
             heldout=conf.heldout, search_best=search_best, comparison=comparison,
             splits={"train": len(splits.train), "dev": len(splits.dev),
                     "test": len(splits.test) if splits.heldout else 0},
+            pick=self.pick_reason, attribution=self.attribution,
         )
-        out_dir = self.settings.runs_dir() / self.run_id
-        unwritten: OSError | None = None
-        try:
-            result.report_path, result.json_path = write_reports(result, self.store, out_dir,
-                                                                 self.templates)
-        except OSError as exc:  # a full disk, a run folder gone read-only: the run is kept anyway
-            result.report_path = result.json_path = ""
-            unwritten = exc
+        unwritten = write_run_files(result, self.store, self.settings.runs_dir() / self.run_id,
+                                    self.templates)
         self.store.finish_run(self.run_id, status=status, original_id=self.original.id,
                               best_id=result.best.id, original_score=result.original.estimate.mean,
                               best_score=result.best.estimate.mean, result=result.to_json(),
@@ -657,16 +594,8 @@ class TuneRun:
                               {"baseline": result.original.estimate.mean,
                                "best": result.best.estimate.mean}))
         if unwritten is not None:
-            raise _not_written(self.run_id, out_dir, self.store, unwritten)
+            raise unwritten
         return result
-
-
-def _not_written(run_id: str, out_dir: Path, store: Store, exc: OSError) -> ReportNotWritten:
-    return ReportNotWritten(
-        f"run {run_id} finished, but its report could not be written to {out_dir}: "
-        f"{exc.strerror or exc}",
-        f"its results are stored in {store.path}: see them with `prompt-tuner show {run_id}`, and "
-        f"write the report once there is room with `prompt-tuner report {run_id} --output FILE`")
 
 
 @dataclass(frozen=True)
@@ -682,10 +611,6 @@ class Confirmation:
     original: Evaluation
     best: Evaluation
     heldout: bool
-
-
-def _slots(cand: Candidate) -> frozenset[str]:
-    return frozenset[str]().union(*(prompt_slots(m.content) for m in cand.messages))
 
 
 def _preview(text: str, width: int = 80) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .baselines import Baselines, compute_baselines
 from .errors import PromptTunerError
 from .lineage import Node, candidate_text, extras_of, lineage, messages_of, parents_of, walk
 from .metrics.stats import Estimate, estimate
@@ -31,6 +32,7 @@ class CandidateView:
     generation: int
     round: int | None              # the round that proposed it (0: the original)
     status: str                    # proposed | racing | evaluated | pruned | dropped | partial
+                                   # | rejected (unfaithful to the task: never scored)
     dev: Estimate | None
     test: Estimate | None
     prompt_tokens: float           # mean prompt tokens the target read per answer (demos incl.)
@@ -94,6 +96,8 @@ class RunView:
     usage: dict[str, dict[str, Any]]       # per model spec
     totals: dict[str, Any]                 # calls, cache hits, tokens, cost, seconds
     lineage: list[Node] = field(default_factory=list)
+    # chance and majority-label baselines of a label task (None: open answers, or not scored)
+    baselines: Baselines | None = None
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -161,6 +165,29 @@ class RunView:
                        for o in pts):
                 front.add(c.id)
         return front
+
+    def rejected(self) -> list[tuple[str, int]]:
+        """Proposals rejected before any target call (status ``rejected``, note ``rejected:
+        <reason>``), grouped by reason, most frequent first."""
+        reasons: dict[str, int] = {}
+        for c in self.candidates:
+            if c.status == "rejected":
+                note = c.note.strip()
+                if note.lower().startswith("rejected:"):
+                    note = note.split(":", 1)[1].strip()
+                reason = note or "no reason given"
+                reasons[reason] = reasons.get(reason, 0) + 1
+        return sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def judged(self) -> CandidateView | None:
+        """The prompt the reports put beside the original: the returned one; the search's best
+        when the run kept the original; the best so far while a run has no result."""
+        if self.result is None:
+            return best_so_far(self)
+        for c in (self.best, self.search_best):
+            if c is not None and not c.is_original:
+                return c
+        return self.best
 
     # -- what the winner changed --------------------------------------------------------------
     def comparison_split(self) -> str:
@@ -316,7 +343,29 @@ def load_run(store: Store, run_id: str, *, result: dict[str, Any] | None = None)
                    usage=usage, totals=totals)
     totals["seconds"] = view.duration_s
     view.lineage = lineage(store, rid)
+    view.baselines = _baselines(store, view)
     return view
+
+
+def _baselines(store: Store, view: RunView) -> Baselines | None:
+    """The run's chance and majority-label baselines, from its stored task and evaluations."""
+    from pydantic import ValidationError
+
+    from .task import Task
+
+    try:
+        task = Task.model_validate(view.task)
+        settings = json.loads(view.run.get("settings_json") or "{}")
+    except (ValidationError, ValueError):
+        return None
+    win = view.judged()
+    split = view.comparison_split()
+    won = store.evaluations(view.id, win.id, split=split) if win is not None else []
+    orig = view.original
+    rows = won or (store.evaluations(view.id, orig.id, split=split) if orig is not None else [])
+    seed = int(((settings.get("tune") or {}).get("seed")) or 0)
+    return compute_baselines(task, settings if isinstance(settings, dict) else {}, split, rows,
+                             win.id if win is not None else None, won, seed=seed)
 
 
 def resolve_run_id(store: Store, ref: str) -> str:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from .config import Settings
+from .errors import ConfigError
+from .racing import expected_examples
 from .task import Task
+
+# The fewest dev examples a budget-fitted search is scored on: the old fixed sample. A budget
+# that cannot afford even these gets the "below the plan" warning (or the refusal), as before.
+FITTED_DEV_FLOOR = 24
 
 
 def plan_calls(n_examples: int, settings: Settings, judged: bool,
                n_test: int = 0) -> dict[str, int]:
-    """The search's expected spend on ``n_examples`` dev examples (each candidate raced: scored
-    on the first rung, half of them further), plus the held-out check on ``n_test`` examples
-    (the original and the winner), and the least that can compare two candidates at all."""
+    """The search's expected spend on ``n_examples`` dev examples (each candidate raced on
+    growing rungs, half the field going on at each), plus the held-out check on ``n_test``
+    examples (the original and the winner), and the least that can compare two candidates."""
     t = settings.tune
     per_example = 2 if judged else 1
-    rung = min([r for r in t.rungs if r < n_examples] or [n_examples])
-    per_candidate = (rung + n_examples) // 2 if rung < n_examples else n_examples
+    per_candidate = round(expected_examples(t.rungs, n_examples))
     proposals = t.variations * t.rounds
     confirm = 2 * n_test * per_example
     return {
@@ -23,6 +28,48 @@ def plan_calls(n_examples: int, settings: Settings, judged: bool,
         "minimum": 2 * n_examples * per_example + 1 + confirm,
         "confirmation": confirm,
     }
+
+
+def fit_dev(n_dev: int, settings: Settings, judged: bool, n_test: int = 0) -> int:
+    """How many dev examples the search is scored on: all of them unless ``tune.max_examples``
+    caps it or ``budget.max_calls`` cannot afford the plan on all of them; then the most whose
+    plan (and whose least comparison of two candidates) fits the budget, but never fewer than
+    ``FITTED_DEV_FLOOR`` (or all, if dev is smaller)."""
+    cap = settings.tune.max_examples
+    n = n_dev if cap is None else min(n_dev, cap)
+    limit = settings.budget.max_calls
+    if cap is not None or limit is None:
+        return n
+    floor = min(n, FITTED_DEV_FLOOR)
+    while n > floor and _need(n, settings, judged, n_test) > limit:
+        n -= 1
+    return n
+
+
+def _need(n: int, settings: Settings, judged: bool, n_test: int) -> int:
+    plan = plan_calls(n, settings, judged, n_test)
+    return max(plan["calls"], plan["minimum"])
+
+
+def check_budget(n_dev: int, settings: Settings, judged: bool, n_test: int) -> str | None:
+    """Refuse a call budget that cannot compare even two candidates; return the warning to give
+    when it is below the plan (the run will then stop early), else None."""
+    plan = plan_calls(n_dev, settings, judged, n_test)
+    limit = settings.budget.max_calls
+    if limit is None:
+        return None
+    held = f" + {plan['confirmation']} for the held-out check" if plan["confirmation"] else ""
+    if limit < plan["minimum"]:
+        raise ConfigError(
+            f"--max-calls {limit} cannot compare even two candidates: that needs "
+            f"{plan['minimum']} calls ({n_dev} examples x 2 candidates"
+            f"{' x 2 with the judge' if judged else ''} + 1 proposal{held})",
+            f"raise --max-calls to at least {plan['minimum']} or use fewer examples")
+    if limit < plan["calls"]:
+        return (f"budget of {limit} calls is below the plan's {plan['calls']} "
+                f"({plan['evaluations']} candidates on {n_dev} examples{held}); "
+                "the run will stop early and keep everything it measured")
+    return None
 
 
 def answer_tokens(task: Task) -> int:

@@ -64,6 +64,8 @@ class TuneResult:
     search_best: CandidateResult | None = None  # the dev winner (may differ from `best`)
     comparison: PairedComparison | None = None  # search_best vs original, paired
     splits: dict[str, int] = field(default_factory=dict)
+    pick: str = ""         # why the winner was picked over a higher-scoring tie (core.selection)
+    attribution: str = ""  # what carries the winner's gain (core.attribution)
 
     @property
     def best_prompt(self) -> str:
@@ -86,6 +88,7 @@ class TuneResult:
             "warnings": self.warnings, "heldout": self.heldout, "splits": self.splits,
             "search_best_id": self.search_best.id if self.search_best else None,
             "comparison": self.comparison.to_json() if self.comparison else None,
+            "pick": self.pick, "attribution": self.attribution,
             "candidates": [c.to_json() for c in self.candidates],
         }
 

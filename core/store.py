@@ -195,6 +195,9 @@ class Store:
     def set_candidate_status(self, run_id: str, candidate_id: str, status: str) -> None:
         self.db.table("candidates").update((run_id, candidate_id), {"status": status})
 
+    def set_candidate_note(self, run_id: str, candidate_id: str, note: str) -> None:
+        self.db.table("candidates").update((run_id, candidate_id), {"note": note})
+
     def record_round(self, run_id: str, number: int, *, best_id: str, score: float, low: float,
                      high: float, n: int, candidates: int, calls: int, cache_hits: int,
                      tokens: int, cost: float, elapsed_s: float,

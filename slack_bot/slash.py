@@ -23,6 +23,7 @@ from core import (
     Settings,
     Store,
     Task,
+    fit_dev,
     plan_calls,
     quick_task,
 )
@@ -240,8 +241,7 @@ def check_plan(task: Task, settings: Settings, budget: int) -> None:
     if task.examples:
         names = [n for n in ("train", "dev") if n in task.splits]
         n = len([e for name in names for e in task.split(name)]) if task.splits else len(task.examples)
-        if settings.tune.max_examples is not None:
-            n = min(n, settings.tune.max_examples)
+        n = fit_dev(n, settings, task.uses_judge())  # as the engine will: what the budget affords
     else:
         n = settings.tune.samples
     plan = plan_calls(n, settings, task.uses_judge())

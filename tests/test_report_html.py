@@ -71,6 +71,8 @@ def test_the_html_report_renders_in_chromium_with_every_chart_and_no_errors(
                 .filter(p => !p.querySelector('title') || !p.querySelector('title').textContent)
                 .length""")
             overflow = page.evaluate("document.documentElement.scrollWidth")
+            baseline = page.locator(".verdict p.baseline")
+            baseline_text = baseline.inner_text() if baseline.is_visible() else ""
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
@@ -79,6 +81,9 @@ def test_the_html_report_renders_in_chromium_with_every_chart_and_no_errors(
     assert got == want
     assert untitled == 0  # every data point has a tooltip
     assert overflow <= 1280  # nothing pushes the page sideways
+    # the verdict names what a label task's winner must beat: chance and the majority label
+    assert baseline_text.startswith("Baselines on held-out examples: chance 50% (2 answers) · "
+                                    "always answering negative, the most frequent train answer")
     assert screenshot.stat().st_size > 50_000
     if os.environ.get("PROMPT_TUNER_UPDATE_DOCS_IMAGES") == "1":
         DOCS_IMAGE.write_bytes(screenshot.read_bytes())

@@ -257,3 +257,21 @@ def test_posts_are_scrubbed_of_every_model_key() -> None:
               {"type": "context", "elements": [{"text": "hf_abcdefgh and xoxb-1-2-abc"}]}]
     assert "sk-open" not in str(redact.scrub(blocks)) and "hf_abc" not in str(redact.scrub(blocks))
     assert "xoxb-1" not in str(redact.scrub(blocks))
+
+
+def test_the_budget_check_fits_dev_to_the_budget_as_the_engine_does() -> None:
+    """The engine scores as much of dev as the budget affords (never fewer than 24); the bot's
+    ack-time check must judge the same plan, not all of a large dev split."""
+    from core import Example, Settings, Task
+    from slack_bot.commands import UsageError
+    from slack_bot.slash import check_plan
+
+    examples = tuple(Example(inputs={"text": f"t{i}"}, expected="yes" if i % 2 else "no")
+                     for i in range(300))
+    task = Task(name="big", messages=(Message("user", "{{ text }}"),), examples=examples,
+                metric="exact", splits={"train": tuple(range(100)), "dev": tuple(range(100, 200)),
+                                        "test": tuple(range(200, 300))})
+    settings = Settings.model_validate({"budget": {"max_calls": 150}})
+    check_plan(task, settings, 150)  # enough for 24 dev examples: accepted
+    with pytest.raises(UsageError, match="cannot compare even two prompts"):
+        check_plan(task, Settings.model_validate({"budget": {"max_calls": 20}}), 20)

@@ -12,9 +12,10 @@ import pytest
 from core import Example, Message, Task, load_settings, load_task, tune
 from core.candidate import Candidate, Demos
 from core.render import DemoPool, extract_answer, render
-from core.strategies import StrategyContext, format_instruction, get_strategy, strategy_names
+from core.strategies import StrategyContext, format_instruction, get_strategy, strategy_names, with_format
 from core.strategies.evolve import splice
 from core.strategies.fewshot import balanced
+from core.task import MetricSpec
 from core.templates import TemplateLibrary
 from tests.fakes.films import N, film_task, label, review
 from tests.fakes.harness import FakeServer
@@ -106,6 +107,54 @@ def test_format_instruction_follows_the_metric() -> None:
         "Answer with exactly one of these words and nothing else: negative, positive.")
     assert format_instruction(_task("exact")) == "Reply with the answer only, no explanation."
     assert format_instruction(_task("judge")) is None
+
+
+def _bool_task(metric: str, answers: list[str], dev: list[str]) -> Task:
+    examples = tuple(Example(inputs={"text": f"q{i}"}, expected=a) for i, a in enumerate(answers + dev))
+    n = len(answers)
+    return Task(name="t", messages=(Message("user", TEMPLATE),), examples=examples,
+                metrics=(MetricSpec(type=metric),),
+                splits={"train": tuple(range(n)), "dev": tuple(range(n, len(examples)))})
+
+
+def test_format_instruction_names_the_train_answers_for_exact_match() -> None:
+    task = _bool_task("exact", ["true", "false", "true"], ["maybe", "true"])
+    sentence = format_instruction(task)
+    assert sentence == "Answer with exactly one of these words and nothing else: false, true."
+    assert "maybe" not in sentence  # a dev-only answer is never named
+    # the run's own train examples win over the task's split; none at all: nothing is named
+    assert format_instruction(task, train=task.split("dev")) == (
+        "Answer with exactly one of these words and nothing else: maybe, true.")
+    assert format_instruction(task, train=()) == "Reply with the answer only, no explanation."
+    multi = _bool_task("contains", ["New York", "Paris"], [])
+    assert format_instruction(multi) == (
+        "Answer with exactly one of these answers and nothing else: New York, Paris.")
+
+
+def test_format_instruction_names_nothing_when_the_answers_are_open() -> None:
+    many = _bool_task("exact", [f"w{i}" for i in range(13)], [])
+    assert format_instruction(many) == "Reply with the answer only, no explanation."
+    long = _bool_task("exact", ["the cat sat down", "no"], [])
+    assert format_instruction(long) == "Reply with the answer only, no explanation."
+
+
+def test_format_instruction_states_the_train_number_format() -> None:
+    assert format_instruction(_bool_task("numeric", ["12", "7"], ["3.5"])) == (
+        "Reply with the final number only, as a whole number in digits.")
+    assert format_instruction(_bool_task("numeric", ["1.25", "0.50"], [])) == (
+        "Reply with the final number only, in digits with 2 decimal places.")
+    assert format_instruction(_bool_task("numeric", ["1.5", "2"], [])) == (
+        "Reply with the final number only.")
+
+
+def test_the_format_candidate_names_the_pool_answers() -> None:
+    task = _bool_task("exact", ["yes", "no"], ["no"])
+    parent = Candidate(task.messages)
+    made = with_format(parent, task, strategy="auto", generation=1, train=DemoPool(
+        task.split("train")).examples)
+    assert made is not None and made.messages[0].content.endswith(
+        "Answer with exactly one of these words and nothing else: no, yes.")
+    assert with_format(parent, task, strategy="auto", generation=1, train=()) is not None
 
 
 def test_every_strategy_is_registered() -> None:

@@ -55,3 +55,24 @@ def made_by(c: CandidateView) -> str:
 
 def split_name(view: RunView) -> str:
     return "held-out" if view.heldout else "dev"
+
+
+def baseline_facts(view: RunView) -> dict[str, Any] | None:
+    """The chance and majority-label baselines in words, for every report format (None: the
+    task's answers are open, or nothing was scored)."""
+    b = view.baselines
+    if b is None:
+        return None
+    where = "held-out" if b.split == "test" else "dev"
+    return {"chance": pct(b.chance), "k": len(b.answers), "label": b.majority_label,
+            "train_share": pct(b.majority_train_share), "majority": fmt(b.majority),
+            "where": where, "beats": b.beats_majority, "verdict": b.verdict(),
+            "p": None if b.comparison is None else f"{b.comparison.p_value:.3g}",
+            "diff": None if b.comparison is None else points(b.comparison.diff)}
+
+
+def rejected_facts(view: RunView) -> dict[str, Any]:
+    """How many proposals were rejected before a target call, and why (grouped)."""
+    reasons = view.rejected()
+    return {"count": sum(n for _, n in reasons),
+            "reasons": [{"reason": r, "count": n} for r, n in reasons]}

@@ -12,6 +12,7 @@ from ..history import CandidateView, RoundView, RunView
 from ..metrics.stats import Estimate
 from ..store import Store
 from ..templates import TemplateLibrary
+from .facts import rejected_facts
 from .html import render_html
 from .markdown import render_markdown_view
 
@@ -85,6 +86,8 @@ def run_document(view: RunView, store: Store) -> dict[str, Any]:
         "changes": {"split": view.comparison_split(), "fixed": [change(c) for c in fixed],
                     "broken": [change(c) for c in broken]},
         "lineage": [node.to_json(depth) for depth, node in view.lineage_rows()],
+        "baselines": view.baselines.to_json() if view.baselines else None,
+        "rejected": rejected_facts(view),
     }
 
 

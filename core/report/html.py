@@ -15,7 +15,18 @@ from ..store import Store
 from ..templates import TemplateLibrary
 from .charts import leaderboard_chart, metrics_chart, pareto_chart, rounds_chart
 from .cost import cost_chart, duration, money, phases
-from .facts import comparison, fmt, headline, made_by, pct, points, split_name, winner
+from .facts import (
+    baseline_facts,
+    comparison,
+    fmt,
+    headline,
+    made_by,
+    pct,
+    points,
+    rejected_facts,
+    split_name,
+    winner,
+)
 from .svg import compact
 from .tree import lineage_chart
 
@@ -43,6 +54,7 @@ def html_context(view: RunView, store: Store) -> dict[str, Any]:
         "charts": charts, "split": split_name(view), "prompts": _prompts(view),
         "changes": _changes(view, store), "candidates": _candidates(view),
         "usage": _usage(view), "spent": _spent(view), "phases": _phases(view),
+        "baselines": baseline_facts(view), "rejected": rejected_facts(view),
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
     }
 
@@ -83,9 +95,11 @@ def _tiles(view: RunView) -> list[dict[str, str]]:
     else:
         tiles.append(_tile("Change", "—", "no paired comparison", ""))
     pruned = sum(1 for c in view.candidates if c.status in ("pruned", "dropped"))
+    rejected = sum(1 for c in view.candidates if c.status == "rejected")
     rounds = max((r.round for r in view.rounds), default=0)
     tiles.append(_tile("Candidates", str(len(view.candidates)),
-                       f"{rounds} round{'s' if rounds != 1 else ''} · {pruned} dropped early"))
+                       f"{rounds} round{'s' if rounds != 1 else ''} · {pruned} dropped early"
+                       + (f" · {rejected} rejected" if rejected else "")))
     t = view.totals
     tokens = int(t.get("prompt_tokens") or 0) + int(t.get("completion_tokens") or 0)
     tiles.append(_tile("Spent", f"{int(t.get('calls') or 0):,} calls",
@@ -105,7 +119,12 @@ def _verdict(view: RunView) -> dict[str, str]:
                 "text": "The numbers below are what the store held when this report was made; "
                         "scores are on the dev examples and not yet confirmed."}
     cmp = comparison(view)
-    if result.get("improved") and cmp is not None and cmp.get("significant"):
+    base = view.baselines
+    if result.get("improved") and base is not None and base.beats_majority is False:
+        cls = "warn"
+        head = (f"The tuned prompt is not significantly better than always answering "
+                f"`{base.majority_label}` ({base.majority.mean:.0%})")
+    elif result.get("improved") and cmp is not None and cmp.get("significant"):
         cls, head = "good", "The tuned prompt is better, and the gain is significant"
     elif result.get("improved"):
         cls, head = "warn", "The tuned prompt measured higher, but not significantly"

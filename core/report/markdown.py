@@ -10,10 +10,10 @@ from ..history import CandidateView, RunView
 from ..lineage import _describe_demos
 from ..templates import TemplateLibrary
 from .cost import duration
-from .facts import comparison, fmt, headline, winner
+from .facts import baseline_facts, comparison, fmt, headline, rejected_facts, winner
 
 _NOTES = {"partial": " (partial)", "pruned": " (dropped while racing)",
-          "dropped": " (dropped by a reviewer)"}
+          "dropped": " (dropped by a reviewer)", "rejected": " (rejected before scoring)"}
 _NONE: dict[str, Any] = {"id": "—", "score": "—", "dev": "", "messages": [], "demos": "",
                          "answer_prefix": ""}
 
@@ -88,4 +88,5 @@ def markdown_context(view: RunView) -> dict[str, Any]:
         "diff": prompt_diff(orig.text, best.text) if orig and best else "",
         "candidates": candidates, "usage": _usage(view),
         "warnings": [str(w) for w in result.get("warnings") or []],
+        "baselines": baseline_facts(view), "rejected": rejected_facts(view),
     }

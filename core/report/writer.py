@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..history import RunView, load_run
+from .facts import rejected_facts
 from .html import render_html
 from .markdown import prompt_diff, render_markdown_view
 
@@ -38,14 +39,16 @@ def write_reports(result: TuneResult, store: Store, out_dir: Path,
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     json_path = out_dir / "result.json"
     result.report_path, result.json_path = str(md_path), str(json_path)
+    data: dict[str, Any] = result.to_json()
     try:
         view = _view(result, store)
+        data["baselines"] = view.baselines.to_json() if view.baselines else None
+        data["rejected"] = rejected_facts(view)
         md_path.write_text(render_markdown_view(view, templates), encoding="utf-8")
         html_path.write_text(render_html(view, store, templates), encoding="utf-8")
     except Exception:  # a report is a view of the store; never lose the run over one
         log.exception("could not write the reports of run %s", result.run_id)
         if not md_path.is_file():
             result.report_path = ""
-    data: dict[str, Any] = result.to_json()
     json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return result.report_path, str(json_path)

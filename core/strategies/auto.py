@@ -34,7 +34,8 @@ class Auto:
         parent = ctx.parent()
         out: list[Candidate] = []
         if ctx.round == 1:
-            fmt = with_format(parent, ctx.task, strategy=self.name, generation=parent.generation + 1)
+            fmt = with_format(parent, ctx.task, strategy=self.name, generation=parent.generation + 1,
+                              train=ctx.pool.examples if ctx.pool else ())
             out = [fmt] if fmt is not None else []
             out += await self.refine.propose(ctx, parent, max(1, n - len(out)))
         elif ctx.round == 2:

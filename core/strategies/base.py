@@ -44,6 +44,7 @@ class StrategyContext:
     history: list[Scored] = field(default_factory=list)  # every candidate scored so far
     best: Scored | None = None          # the incumbent
     refine_top: int = 2
+    retry: int = 0                      # asked again this round (proposals were rejected)
 
     def ranked(self) -> list[Scored]:
         """Fully scored candidates first, then by mean (highest first), then shortest."""
@@ -53,8 +54,8 @@ class StrategyContext:
                                                    s.candidate.id))
 
     def seed_for(self, i: int) -> int:
-        """A distinct, reproducible sampling seed per round and proposal."""
-        return self.seed * 1000 + (self.round - 1) * 100 + i
+        """A distinct, reproducible sampling seed per round, proposal and ask."""
+        return self.seed * 1000 + (self.round - 1) * 100 + i + 1_000_003 * self.retry
 
     def parent(self) -> Candidate:
         if self.best is not None:
@@ -124,30 +125,78 @@ def slots_of(candidate: Candidate) -> list[str]:
     return sorted(prompt_slots(text))
 
 
-def format_instruction(task: Task) -> str | None:
-    """An explicit output-format sentence from what the metrics check — the edit a small
-    optimizer most often fails to make, made without it."""
-    kinds = {spec.type: spec for spec in task.metric_specs()}
+MAX_ANSWER_WORDS = 12  # distinct expected answers listed in a format sentence, at most
+MAX_ANSWER_LEN = 3     # words per listed answer, at most
+
+
+def answer_space(task: Task, train: Sequence[Example] | None = None) -> tuple[str, ...]:
+    """The answers a prompt may name: the labels; else, for exact-style metrics, the distinct
+    short expected answers of the TRAIN examples (at most 12, each at most 3 words). Never dev
+    or test answers: with no train examples (``train`` empty, or None and the task has no train
+    split) an exact-style task has no nameable answer space, so nothing about the scored
+    examples leaks into the prompt."""
+    kinds = {spec.type for spec in task.metric_specs()}
     if "label" in kinds:
-        labels = task.label_set()
-        if labels:
-            return (f"Answer with exactly one of these words and nothing else: "
-                    f"{', '.join(labels)}.")
-    if "json" in kinds:
+        return task.label_set()
+    if not kinds & {"exact", "contains"}:
+        return ()
+    if train is None:
+        train = task.split("train") if "train" in task.splits else ()
+    seen: dict[str, None] = {}
+    for e in train:
+        value = (e.expected or "").strip()
+        if not value or len(value.split()) > MAX_ANSWER_LEN or "\n" in value:
+            return ()
+        seen[value] = None
+        if len(seen) > MAX_ANSWER_WORDS:
+            return ()
+    return tuple(sorted(seen))
+
+
+def _number_format(train: Sequence[Example]) -> str:
+    """How the train examples write their numbers: whole numbers, or N decimal places."""
+    places: set[int] = set()
+    for e in train:
+        value = (e.expected or "").strip().replace(",", "")
+        if not re.fullmatch(r"-?\d+(?:\.\d+)?", value):
+            return ""
+        places.add(len(value.split(".")[1]) if "." in value else 0)
+    if places == {0}:
+        return ", as a whole number in digits"
+    if len(places) == 1:
+        return f", in digits with {places.pop()} decimal places"
+    return ""
+
+
+def format_instruction(task: Task, train: Sequence[Example] | None = None) -> str | None:
+    """An explicit output-format sentence from what the metrics check — the edit a small
+    optimizer most often fails to make, made without it. It names the answer space when it can
+    be known (:func:`answer_space`: labels, or the train split's short expected answers), the
+    JSON schema's keys, or the train split's number format. ``train``: the examples the run
+    draws demonstrations from (None: the task's train split, if any)."""
+    kinds = {spec.type: spec for spec in task.metric_specs()}
+    if train is None:
+        train = task.split("train") if "train" in task.splits else ()
+    if "json" in kinds and "label" not in kinds:
         schema = kinds["json"].params().get("schema")
         keys = list(schema.get("properties", {})) if isinstance(schema, dict) else []
         if keys:
             return f"Reply with only a JSON object with the keys {', '.join(keys)}, and no other text."
         return "Reply with only a JSON object and no other text."
+    space = answer_space(task, train)
+    if space:
+        noun = "words" if all(len(a.split()) == 1 for a in space) else "answers"
+        return f"Answer with exactly one of these {noun} and nothing else: {', '.join(space)}."
     if "numeric" in kinds:
-        return "Reply with the final number only."
-    if "exact" in kinds:
+        return f"Reply with the final number only{_number_format(train) if train else ''}."
+    if kinds.keys() & {"exact", "contains"}:
         return "Reply with the answer only, no explanation."
     return None
 
 
-def with_format(parent: Candidate, task: Task, *, strategy: str, generation: int) -> Candidate | None:
-    sentence = format_instruction(task)
+def with_format(parent: Candidate, task: Task, *, strategy: str, generation: int,
+                train: Sequence[Example] | None = None) -> Candidate | None:
+    sentence = format_instruction(task, train)
     if sentence is None:
         return None
     main = parent.messages[parent.main_index()].content

@@ -59,7 +59,8 @@ class Refine:
             out = [c for job in jobs if (c := job.result()) is not None][:n]
         if not out:
             fallback = with_format(parent, ctx.task, strategy=self.name,
-                                   generation=parent.generation + 1)
+                                   generation=parent.generation + 1,
+                                   train=ctx.pool.examples if ctx.pool else ())
             out = [fallback] if fallback is not None else []
         return out
 

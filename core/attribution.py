@@ -1,0 +1,87 @@
+"""What carries the gain of a winner with demonstrations, measured on dev: its instruction
+without the demonstrations, and the original instruction with them, scored on the dev examples
+the winner was scored on and compared with the winner (paired, at the run's alpha)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+
+from .candidate import Candidate
+from .evaluator import Evaluation
+from .metrics.stats import compare_paired
+from .task import Example
+
+STRATEGY = "attribution"
+INSTRUCTION_ONLY = "instruction-only"
+DEMOS_ONLY = "demos-only"
+
+Admit = Callable[[Sequence[Candidate]], object]
+Score = Callable[[Sequence[Candidate], Sequence[Example]], Awaitable[None]]
+
+
+def variants(winner: Candidate, original: Candidate) -> tuple[Candidate, Candidate] | None:
+    """(the winner's instruction alone, the original instruction with the winner's demos), or
+    None when the winner has no demonstrations (or is the original)."""
+    if winner.demos is None or winner.id == original.id:
+        return None
+    alone = Candidate(winner.messages, parents=(winner.id,), strategy=STRATEGY,
+                      operator=INSTRUCTION_ONLY, generation=winner.generation,
+                      note=f"`{winner.id}` without its demonstrations",
+                      answer_prefix=winner.answer_prefix)
+    demos = replace(original, parents=(winner.id,), strategy=STRATEGY, operator=DEMOS_ONLY,
+                    generation=winner.generation, demos=winner.demos,
+                    note=f"the original instruction with the demonstrations of `{winner.id}`")
+    return alone, demos
+
+
+async def attribute(winner: Evaluation, original: Candidate, evaluations: Mapping[str, Evaluation],
+                    dev: Sequence[Example], *, per_example: int, remaining: int | None,
+                    admit: Admit, score: Score, alpha: float, seed: int) -> str:
+    """Score the two variants (reusing any already scored on all of ``dev``) and say in one
+    sentence what carries the gain; or why it was not measured. Empty without demonstrations."""
+    made = variants(winner.candidate, original)
+    if made is None:
+        return ""
+    todo = [c for c in made if c.id not in evaluations or evaluations[c.id].partial
+            or len(evaluations[c.id].results) < len(dev)]
+    needed = per_example * sum(len(dev) - (len(evaluations[c.id].results) if c.id in evaluations
+                                           else 0) for c in todo)
+    if remaining is not None and needed > remaining:
+        return (f"What carries the gain was not measured: scoring the instruction alone and the "
+                f"demonstrations alone on the {len(dev)} dev examples needs {needed} more calls "
+                f"and the budget has {max(remaining, 0)} left.")
+    admit([c for c in todo if c.id not in evaluations])
+    if todo:
+        await score(todo, dev)
+    evs = [evaluations.get(c.id) for c in made]
+    if any(e is None or e.partial or len(e.results) < len(dev) for e in evs):
+        return ("What carries the gain was not measured: the budget ran out while scoring the "
+                "instruction alone and the demonstrations alone.")
+    alone, demos = evs[0], evs[1]
+    assert alone is not None and demos is not None
+    return sentence(alone, demos, winner, alpha=alpha, seed=seed)
+
+
+def sentence(alone: Evaluation, demos: Evaluation, both: Evaluation, *, alpha: float,
+             seed: int) -> str:
+    """"the demonstrations carry the gain: instruction alone 12%, demonstrations with the
+    original instruction 70%, both 75%" — which part alone is significantly worse than both."""
+    def worse(ev: Evaluation) -> bool:
+        shared = sorted(ev.results.keys() & both.results.keys())
+        cmp = compare_paired([both.example_score(i) for i in shared],
+                             [ev.example_score(i) for i in shared], alpha=alpha, seed=seed)
+        return cmp.significant and cmp.diff < 0
+
+    alone_worse, demos_worse = worse(alone), worse(demos)
+    if alone_worse and not demos_worse:
+        lead = "The demonstrations carry the gain"
+    elif demos_worse and not alone_worse:
+        lead = "The instruction carries the gain"
+    elif alone_worse and demos_worse:
+        lead = "The instruction and the demonstrations carry the gain together"
+    else:
+        lead = "Neither part alone does significantly worse than both"
+    return (f"{lead} (on the {len(both.results)} dev examples the winner was scored on): "
+            f"instruction alone {alone.mean():.0%}, demonstrations with the original "
+            f"instruction {demos.mean():.0%}, both {both.mean():.0%}.")

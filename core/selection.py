@@ -1,0 +1,90 @@
+"""Picking the search's winner: among the candidates the dev examples cannot tell apart from the
+best, the cheapest to run — fewest prompt tokens per answer (demonstrations included), then the
+least cost — a Pareto pick on score x tokens x cost.
+
+A candidate is tied with the best when the paired permutation test at the run's alpha cannot
+separate them on the same dev examples and its score lies within the best's 95% interval.
+The original prompt is never a tie-break choice: whether the pick beats it is what the held-out
+confirmation decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .evaluator import Evaluation
+from .metrics.stats import compare_paired
+from .models.base import Completion
+
+PriceFn = Callable[[Completion], float]
+
+
+@dataclass(frozen=True)
+class Pick:
+    chosen: Evaluation
+    top: Evaluation                   # the highest dev score
+    tied: tuple[Evaluation, ...]      # statistically tied with ``top`` (itself included)
+    reason: str = ""                  # why ``chosen`` is not ``top``; empty when it is
+    note: str = ""                    # the same, short, for the winner's note
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What one answer costs to get: prompt tokens (demonstrations included) and money."""
+
+    tokens: float
+    cost: float
+
+
+def footprint(ev: Evaluation, price: PriceFn | None) -> Footprint:
+    comps = [r.completion for r in ev.results.values() if r.completion is not None]
+    if not comps:
+        return Footprint(float("inf"), float("inf"))
+    tokens = sum(c.prompt_tokens for c in comps) / len(comps)
+    cost = sum(price(c) for c in comps) / len(comps) if price is not None else 0.0
+    return Footprint(tokens, cost)
+
+
+def _tied(top: Evaluation, other: Evaluation, alpha: float, seed: int) -> bool:
+    """Not significantly worse in the paired test, and inside the best's interval: on a handful
+    of examples no test separates anything, and a candidate far below the best is no tie."""
+    shared = sorted(top.results.keys() & other.results.keys())
+    if not shared or len(shared) != len(top.results):
+        return False  # not scored on the same examples: no paired test, no tie
+    if other.mean() < top.estimate(seed).low:
+        return False
+    a = [top.example_score(i) for i in shared]
+    b = [other.example_score(i) for i in shared]
+    return not compare_paired(a, b, alpha=alpha, seed=seed).significant
+
+
+def pick(ranked: Sequence[Evaluation], original_id: str, *, alpha: float, seed: int,
+         price: PriceFn | None = None) -> Pick:
+    """``ranked``: fully scored candidates, best first (the original wins exact ties)."""
+    top = ranked[0]
+    if top.candidate.id == original_id:
+        return Pick(top, top, (top,))
+    tied = [top] + [e for e in ranked[1:] if e.candidate.id != original_id
+                    and _tied(top, e, alpha, seed)]
+    feet = {e.candidate.id: footprint(e, price) for e in tied}
+    chosen = min(tied, key=lambda e: (feet[e.candidate.id].tokens, feet[e.candidate.id].cost,
+                                      -e.mean(), e.candidate.id))
+    if chosen is top:
+        return Pick(top, top, tuple(tied))
+    mine, theirs = feet[chosen.candidate.id], feet[top.candidate.id]
+    money = "" if price is None or theirs.cost == mine.cost else \
+        f", ${mine.cost * 1000:.4f} against ${theirs.cost * 1000:.4f} per thousand answers"
+    others = len(tied) - 1
+    reason = (
+        f"`{top.candidate.id}` scored highest on dev ({top.mean():.0%}), but {others} "
+        f"candidate{'s are' if others > 1 else ' is'} statistically tied with it (paired "
+        f"permutation test on the same {len(top.results)} examples, p >= {alpha:g}, within "
+        f"its 95% interval); the "
+        f"cheapest of them, `{chosen.candidate.id}` ({chosen.mean():.0%}), is picked: "
+        f"{mine.tokens:.0f} prompt tokens per answer, demonstrations included, against "
+        f"{theirs.tokens:.0f}{money}.")
+    note = (f"picked over `{top.candidate.id}` ({top.mean():.0%}, tied on dev at alpha "
+            f"{alpha:g}) as the cheaper: {mine.tokens:.0f} prompt tokens per answer against "
+            f"{theirs.tokens:.0f}")
+    return Pick(chosen, top, tuple(tied), reason, note)
