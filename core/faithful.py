@@ -158,6 +158,21 @@ def foreign_answers(text: str, space: AnswerSpace, allowed: Iterable[str]) -> li
                   and PAIRED.get(w, w) in offered)
 
 
+# "Answer with one word: X", "Reply with exactly one of these words and nothing else: a, b."
+_STATED = re.compile(
+    r"\b(?:answer|reply|respond)\w*\s+with\s+(?:exactly\s+|only\s+)?(?:one|a\s+single)\s+"
+    r"(?:of\s+(?:these|the\s+following)\s+)?(?:words?|labels?|answers?)"
+    r"(?:\s+and\s+nothing\s+else)?\s*:\s*([^.\n]+)", re.I)
+
+
+def stated_answers(text: str) -> list[str]:
+    """The words an instruction states as the only answers ("Answer with one word: X")."""
+    out: list[str] = []
+    for m in _STATED.finditer(text):
+        out += [w for w in words(m.group(1)) if w not in ("or", "and", "nothing", "else")]
+    return out
+
+
 @dataclass(frozen=True)
 class WorkedExample:
     template: str
@@ -262,6 +277,9 @@ class FaithfulnessCheck:
         foreign = foreign_answers(checked, self.space, self.allowed)
         if foreign:
             return Verdict(False, "offers answers of another task: " + ", ".join(foreign))
+        wrong = self._stated_outside(checked)
+        if wrong:
+            return Verdict(False, "states answers outside the task's: " + ", ".join(wrong))
         if added is not None:
             return PASS  # a format sentence or two added to an instruction already checked
         if self.mode == "optimizer" and self.optimizer is not None:
@@ -271,6 +289,14 @@ class FaithfulnessCheck:
         if self._names_the_answers(checked):
             return PASS  # it offers the task's own answers (and no other task's)
         return await asyncio.to_thread(self._by_meaning, instruction_text(main))
+
+    def _stated_outside(self, text: str) -> list[str]:
+        """Words stated as the only answers that are none of the task's labels (or aliases):
+        "Answer with one word: question." on a yes/no task."""
+        if self.space.kind != "labels":
+            return []
+        labels = {w for label in self.space.labels for w in words(label)} | _aliases(self.task)
+        return sorted({w for w in stated_answers(text) if w not in labels})
 
     def _names_the_answers(self, text: str) -> bool:
         """It offers at least two of the task's labels (all of them when there is one)."""

@@ -258,6 +258,23 @@ async def test_answers_of_another_task_are_rejected() -> None:
     assert (await verdict(yesno, "Answer the question: true or false?"))[0]
 
 
+async def test_an_instruction_stating_answers_outside_the_task_is_rejected() -> None:
+    """A real winner on a yes/no task read "Is the given context a yes/no question? Answer with
+    one word: question." — similar enough to the task to pass by meaning, but it tells the model
+    to answer a word that is never right."""
+    yesno = Task(name="qa", description="Answer the question about the passage with yes or no.",
+                 messages=(Message("user", "{{ context }}\nQuestion: {{ question }}"),),
+                 metrics=({"type": "label", "labels": ["yes", "no"]},),  # type: ignore[arg-type]
+                 examples=(Example(inputs={"context": "c", "question": "q"}, expected="yes"),))
+    ok, reason = await verdict(yesno, "Question: Is the given context a yes/no question? Answer "
+                                      "with one word: question.\n\nYour answer: Yes.")
+    assert not ok and reason == "states answers outside the task's: question"
+    assert (await verdict(yesno, "Read the passage and answer the question. Reply with exactly "
+                                 "one of these words and nothing else: yes, no."))[0]
+    assert (await verdict(make_task("sentiment"), "Classify the review. Answer with one word: "
+                                                  "positive or negative."))[0]
+
+
 def test_every_meta_prompt_example_is_found() -> None:
     found = {(e.template, e.text) for e in worked_examples()}
     templates = {t for t, _ in found}
