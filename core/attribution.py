@@ -1,11 +1,15 @@
 """What carries the gain of a winner with demonstrations, measured on dev: its instruction
 without the demonstrations, and the original instruction with them, scored on the dev examples
-the winner was scored on and compared with the winner (paired, at the run's alpha)."""
+the winner was scored on and compared with the winner (paired, at the run's alpha).
+
+When the original instruction with the winner's demonstrations does not do significantly worse
+than the winner, that prompt is the one returned: the demonstrations carry the gain, and the
+instruction the team wrote says what the task is better than one a small optimizer drifted to."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .candidate import Candidate
 from .evaluator import Evaluation
@@ -17,6 +21,13 @@ INSTRUCTION_ONLY = "instruction-only"
 DEMOS_ONLY = "demos-only"
 
 Admit = Callable[[Sequence[Candidate]], object]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    text: str                          # one sentence for the explanation ("" without demos)
+    prefer: Evaluation | None = None   # the original instruction with the winner's demos, when
+                                       # it does as well on dev: return it instead
 Score = Callable[[Sequence[Candidate], Sequence[Example]], Awaitable[None]]
 
 
@@ -37,43 +48,52 @@ def variants(winner: Candidate, original: Candidate) -> tuple[Candidate, Candida
 
 async def attribute(winner: Evaluation, original: Candidate, evaluations: Mapping[str, Evaluation],
                     dev: Sequence[Example], *, per_example: int, remaining: int | None,
-                    admit: Admit, score: Score, alpha: float, seed: int) -> str:
+                    admit: Admit, score: Score, alpha: float, seed: int) -> Attribution:
     """Score the two variants (reusing any already scored on all of ``dev``) and say in one
     sentence what carries the gain; or why it was not measured. Empty without demonstrations."""
     made = variants(winner.candidate, original)
     if made is None:
-        return ""
+        return Attribution("")
     todo = [c for c in made if c.id not in evaluations or evaluations[c.id].partial
             or len(evaluations[c.id].results) < len(dev)]
     needed = per_example * sum(len(dev) - (len(evaluations[c.id].results) if c.id in evaluations
                                            else 0) for c in todo)
     if remaining is not None and needed > remaining:
-        return (f"What carries the gain was not measured: scoring the instruction alone and the "
-                f"demonstrations alone on the {len(dev)} dev examples needs {needed} more calls "
-                f"and the budget has {max(remaining, 0)} left.")
+        return Attribution(
+            f"What carries the gain was not measured: scoring the instruction alone and the "
+            f"demonstrations alone on the {len(dev)} dev examples needs {needed} more calls and "
+            f"the budget has {max(remaining, 0)} left.")
     admit([c for c in todo if c.id not in evaluations])
     if todo:
         await score(todo, dev)
     evs = [evaluations.get(c.id) for c in made]
     if any(e is None or e.partial or len(e.results) < len(dev) for e in evs):
-        return ("What carries the gain was not measured: the budget ran out while scoring the "
-                "instruction alone and the demonstrations alone.")
+        return Attribution("What carries the gain was not measured: the budget ran out while "
+                           "scoring the instruction alone and the demonstrations alone.")
     alone, demos = evs[0], evs[1]
     assert alone is not None and demos is not None
-    return sentence(alone, demos, winner, alpha=alpha, seed=seed)
+    text = sentence(alone, demos, winner, alpha=alpha, seed=seed)
+    if demos.candidate.id == winner.candidate.id or _worse(demos, winner, alpha, seed):
+        return Attribution(text)
+    return Attribution(
+        f"{text} The original instruction with these demonstrations does as well on dev, so it is "
+        f"the prompt returned (`{demos.candidate.id}`): the demonstrations carry the gain, and "
+        f"the instruction is the one the task was written with.", prefer=demos)
+
+
+def _worse(ev: Evaluation, both: Evaluation, alpha: float, seed: int) -> bool:
+    """``ev`` scores significantly below ``both`` on the dev examples they share (paired)."""
+    shared = sorted(ev.results.keys() & both.results.keys())
+    cmp = compare_paired([both.example_score(i) for i in shared],
+                         [ev.example_score(i) for i in shared], alpha=alpha, seed=seed)
+    return cmp.significant and cmp.diff < 0
 
 
 def sentence(alone: Evaluation, demos: Evaluation, both: Evaluation, *, alpha: float,
              seed: int) -> str:
     """"the demonstrations carry the gain: instruction alone 12%, demonstrations with the
     original instruction 70%, both 75%" — which part alone is significantly worse than both."""
-    def worse(ev: Evaluation) -> bool:
-        shared = sorted(ev.results.keys() & both.results.keys())
-        cmp = compare_paired([both.example_score(i) for i in shared],
-                             [ev.example_score(i) for i in shared], alpha=alpha, seed=seed)
-        return cmp.significant and cmp.diff < 0
-
-    alone_worse, demos_worse = worse(alone), worse(demos)
+    alone_worse, demos_worse = _worse(alone, both, alpha, seed), _worse(demos, both, alpha, seed)
     if alone_worse and not demos_worse:
         lead = "The demonstrations carry the gain"
     elif demos_worse and not alone_worse:

@@ -351,12 +351,13 @@ class TuneRun:
             self.emit(RunWarning(self.run_id, "stopped early: the budget ran out while scoring "
                                            "a candidate"))
         chosen = self._pick(len(splits.dev), target.price)
-        self.attribution = await attribute(
+        taken_apart = await attribute(
             chosen.chosen, original, self.evaluations, splits.dev, per_example=per_example,
             remaining=self.budget.remaining_calls(), admit=self._admit, alpha=s.tune.alpha,
             score=lambda cands, dev: self._score(evaluator, cands, dev), seed=s.tune.seed)
+        self.attribution = taken_apart.text
         self.budget.release()
-        confirmation = await self._confirm(evaluator, splits, chosen.chosen)
+        confirmation = await self._confirm(evaluator, splits, taken_apart.prefer or chosen.chosen)
         return self._finalize(status, splits, confirmation)
 
     async def _search(self, strategy: Strategy, ctx: StrategyContext, evaluator: Evaluator,

@@ -35,10 +35,14 @@ async def test_the_demonstrations_carrying_the_gain_are_measured_and_said(
     use_scripted(monkeypatch, [prompt(MOOD, demos=DEMOS, operator="demos")])
     fake_openai.configure(rules=with_demos(MOOD) + with_demos(ORIGINAL), reply="fixed:no idea")
     result = await tune(split_task(10, 12, 10), settings_for(fake_openai, tmp_path))
-    assert result.search_best is not None and result.search_best.id == prompt(MOOD, demos=DEMOS).id
     said = ("The demonstrations carry the gain (on the 12 dev examples the winner was scored on): "
             "instruction alone 0%, demonstrations with the original instruction 100%, both 100%.")
     assert said in result.explanation
+    # the original instruction with the winner's demonstrations does as well: it is returned
+    kept = prompt(ORIGINAL, demos=DEMOS).messages
+    assert result.search_best is not None and result.search_best.candidate.messages == kept
+    assert result.search_best.candidate.demos == DEMOS and result.improved
+    assert "so it is the prompt returned" in result.explanation
     assert said in Path(result.report_path).read_text()
     monkeypatch.setenv("COLUMNS", "400")
     capsys.readouterr()
@@ -59,6 +63,21 @@ async def test_the_demonstrations_carrying_the_gain_are_measured_and_said(
         store.close()
     assert rows[alone.id]["strategy"] == STRATEGY and rows[alone.id]["operator"] == INSTRUCTION_ONLY
     assert rows[demos.id]["operator"] == DEMOS_ONLY
+
+
+async def test_a_winner_whose_instruction_carries_the_gain_is_kept(
+    fake_openai: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the original instruction with the demonstrations does significantly worse, the
+    winner's own instruction is what made the gain, and it is returned."""
+    use_scripted(monkeypatch, [prompt(MOOD, demos=DEMOS, operator="demos")])
+    rules = [[f"Mood? {review(i)}", label(i)] for i in range(40)]  # with or without demos
+    fake_openai.configure(rules=rules, reply="fixed:no idea")
+    result = await tune(split_task(10, 12, 10), settings_for(fake_openai, tmp_path))
+    assert result.search_best is not None and result.search_best.id == prompt(MOOD, demos=DEMOS).id
+    assert "instruction alone 100%, demonstrations with the original instruction 0%" \
+        in result.explanation
+    assert "so it is the prompt returned" not in result.explanation
 
 
 async def test_a_budget_without_room_skips_it_and_says_why(
