@@ -19,7 +19,7 @@ from typing import Any
 
 from .metrics.base import Score
 from .metrics.stats import Estimate, PairedComparison, compare_paired, estimate
-from .splits import assign_splits
+from .splits import auto_splits
 from .task import Example, Task
 
 LABEL_LIKE = frozenset({"label", "exact", "contains"})
@@ -80,9 +80,8 @@ def train_examples(task: Task, settings: dict[str, Any]) -> tuple[Example, ...]:
     tune = settings.get("tune") or {}
     if task.splits or len(task.examples) < int(tune.get("auto_split_min", 30)):
         return ()
-    strata = [e.expected for e in task.examples] if task.resolved_metric() == "label" else None
-    names = assign_splits(len(task.examples), {"train": 0.4, "dev": 0.3, "test": 0.3},
-                          seed=int(tune.get("seed", 0)), strata=strata)
+    names = auto_splits([e.expected for e in task.examples],
+                        stratify=task.resolved_metric() == "label", seed=int(tune.get("seed", 0)))
     return tuple(task.examples[i] for i in names.get("train", ()))
 
 

@@ -63,7 +63,7 @@ from .review import (
 )
 from .run_files import write_run_files
 from .selection import Pick, PriceFn, pick
-from .splits import assign_splits
+from .splits import auto_splits
 from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
 from .task import Example, Task
@@ -178,10 +178,8 @@ class TuneRun:
             return Splits((), samples, samples, heldout=False)
         names = task.splits
         if not names and len(task.examples) >= s.auto_split_min:
-            strata = [e.expected for e in task.examples] \
-                if task.resolved_metric() == "label" else None
-            names = assign_splits(len(task.examples), {"train": 0.4, "dev": 0.3, "test": 0.3},
-                                  seed=s.seed, strata=strata)
+            names = auto_splits([e.expected for e in task.examples],
+                                stratify=task.resolved_metric() == "label", seed=s.seed)
             self.emit(RunWarning(self.run_id, f"the task has no splits: using a seeded 40/30/30 "
                                  f"train/dev/test split of its {len(task.examples)} examples",
                                  level="info"))

@@ -46,3 +46,14 @@ def assign_splits(n: int, fractions: Mapping[str, float], *, seed: int = 0,
             out[name].extend(members[start:start + count])
             start += count
     return {name: tuple(sorted(idx)) for name, idx in out.items()}
+
+
+AUTO_FRACTIONS = {"train": 0.4, "dev": 0.3, "test": 0.3}
+
+
+def auto_splits(expected: Sequence[str | None], *, stratify: bool,
+                seed: int) -> dict[str, tuple[int, ...]]:
+    """The seeded 40/30/30 train/dev/test split of a task that gives none (stratified by the
+    expected label for label tasks): the engine's, and what reports rebuild to find train."""
+    return assign_splits(len(expected), AUTO_FRACTIONS, seed=seed,
+                         strata=list(expected) if stratify else None)
