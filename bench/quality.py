@@ -3,6 +3,12 @@
     python bench/quality.py --target embedded --optimizer embedded
     python bench/quality.py --target embedded --optimizer embedded --tasks intent,yesno \\
         --strategies auto,fewshot --max-calls 1500 --json
+    python bench/quality.py --data ../shared/datasets --public sst2,trec --tasks none --max-calls 600
+
+``--data DIR`` adds public labelled datasets as tasks of their own (``bench/public.py``: sst2,
+trec, ag_news, sms_spam, boolq; ``--public`` picks some, ``--tasks none`` skips the bundled ones).
+Label answers are scored strictly by default (``exact``: one word, case and punctuation folded);
+``--task-metrics`` keeps each bundled task's own, more lenient ``label`` metric.
 
 For each task and strategy: the original prompt's held-out (test split) score with its 95% CI,
 the tuned prompt's, their paired difference with its CI and the permutation test's p-value, and
@@ -33,8 +39,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.public import TASKS as PUBLIC_TASKS  # noqa: E402
+from bench.public import public_task  # noqa: E402
+from bench.suite import SuiteError  # noqa: E402
 from core import (  # noqa: E402
     Candidate,
+    MetricSpec,
     PromptTunerError,
     Settings,
     Store,
@@ -54,6 +64,8 @@ BENCH = ROOT / "examples" / "benchmarks"
 
 def _tasks(folder: Path, names: str | None) -> list[Path]:
     found = sorted(p.parent for p in folder.glob("*/task.yaml"))
+    if names == "none":
+        return []
     if names:
         wanted = [n.strip() for n in names.split(",") if n.strip()]
         unknown = sorted(set(wanted) - {p.name for p in found})
@@ -64,8 +76,42 @@ def _tasks(folder: Path, names: str | None) -> list[Path]:
     return found
 
 
-async def one(task_dir: Path, strategy: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    task = load_task(task_dir / "task.yaml")
+def strict(task: Task) -> Task:
+    """The task with its ``label`` metrics replaced by ``exact`` (one word, case and punctuation
+    folded): the answer must be the label, not a sentence that contains it."""
+    specs = task.metric_specs()
+    if not any(s.type == "label" for s in specs):
+        return task
+    swapped = tuple(MetricSpec(type="exact", weight=s.weight) if s.type == "label" else s
+                    for s in specs)
+    # the label metric's labels stay the task's answer space, in their order
+    return task.model_copy(update={"metrics": swapped, "metric": "auto",
+                                   "labels": task.labels or task.label_set()})
+
+
+def load_tasks(args: argparse.Namespace, work: Path) -> list[tuple[str, Task]]:
+    out = []
+    for task_dir in _tasks(Path(args.bench), args.tasks):
+        task = load_task(task_dir / "task.yaml")
+        out.append((task_dir.name, task if args.task_metrics else strict(task)))
+    if args.data:
+        names = [n.strip() for n in (args.public or ",".join(PUBLIC_TASKS)).split(",") if n.strip()]
+        for name in names:
+            out.append((name, public_task(Path(args.data), name, work, test_n=args.public_test)))
+    return out
+
+
+def _instruction_alone(result: Any) -> dict[str, Any] | None:
+    """The winner's instruction without its demonstrations, as scored on dev by the run's
+    attribution (None when the winner has no demonstrations)."""
+    for c in result.candidates:
+        if c.candidate.operator == "instruction-only":
+            return _est(c.estimate)
+    return None
+
+
+async def one(name: str, task: Task, strategy: str, args: argparse.Namespace,
+              work: Path) -> dict[str, Any]:
     flags: dict[str, Any] = {
         "models.target": args.target, "models.optimizer": args.optimizer,
         "models.judge": args.judge or args.target, "budget.max_calls": args.max_calls,
@@ -87,7 +133,7 @@ async def one(task_dir: Path, strategy: str, args: argparse.Namespace, work: Pat
     return {
         **_majority(work, result.run_id),
         **(await _reference(task, settings, tuned_scores) if result.heldout else _NO_REF),
-        "task": task_dir.name, "strategy": strategy, "run_id": result.run_id,
+        "task": name, "strategy": strategy, "run_id": result.run_id,
         "heldout": result.heldout, "n_test": result.splits.get("test", 0),
         "original": _est(orig.test or orig.estimate),
         "tuned": _est(best.test or best.estimate),
@@ -96,6 +142,8 @@ async def one(task_dir: Path, strategy: str, args: argparse.Namespace, work: Pat
         "significant": bool(cmp and cmp.significant and cmp.diff > 0),
         "returned": "tuned" if result.improved else "original",
         "tuned_made_by": f"{best.candidate.strategy}/{best.candidate.operator}",
+        "instruction": best.candidate.text(), "demos": best.candidate.demos.k if best.candidate.demos else 0,
+        "instruction_alone_dev": _instruction_alone(result), "attribution": result.attribution,
         "calls": result.calls, "cache_hits": result.cache_hits,
         "seconds": round(time.monotonic() - started, 1), "status": result.status,
     }
@@ -170,7 +218,8 @@ def _vs(v: dict[str, Any] | None) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ["task", "strategy", "n", "original (test)", "tuned (test)", "difference [95% CI]", "p",
-            "sig", "majority", "tuned-majority", "reference", "tuned-reference", "made by",
+            "sig", "majority", "tuned-majority", "reference", "tuned-reference", "instr. alone (dev)",
+            "demos", "made by",
             "calls", "ref calls", "secs"]
     body = [[r["task"], r["strategy"], str(r["n_test"]), _pct(r["original"]), _pct(r["tuned"]),
              f"{r['diff']:+.0%} [{r['diff_low']:+.0%}, {r['diff_high']:+.0%}]", f"{r['p']:.3g}",
@@ -178,7 +227,9 @@ def table(rows: list[dict[str, Any]]) -> str:
              f"{r['majority']['mean']:.0%} {r['majority_label']}" if r.get("majority") else "—",
              _vs(r.get("vs_majority")),
              f"{r['reference']['mean']:.0%}" if r.get("reference") else "—",
-             _vs(r.get("vs_reference")), r["tuned_made_by"], str(r["calls"]),
+             _vs(r.get("vs_reference")),
+             _pct(r["instruction_alone_dev"]) if r.get("instruction_alone_dev") else "—",
+             str(r.get("demos", 0)), r["tuned_made_by"], str(r["calls"]),
              str(r.get("reference_calls", 0)), f"{r['seconds']:.0f}"] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)),
@@ -194,6 +245,11 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines.append(f"significantly above both the majority label and the reference: {both} of "
                  f"{len(above)} runs with both baselines (* p<0.05)")
     for r in rows:
+        text = " / ".join(line for line in r.get("instruction", "").splitlines() if line.strip())
+        lines.append(f"winner for {r['task']} ({r.get('demos', 0)} demos): {text}")
+        if r.get("attribution"):
+            lines.append(f"  {r['attribution']}")
+    for r in rows:
         if r.get("reference_prompt"):
             lines.append(f"reference for {r['task']}: {' / '.join(r['reference_prompt'].splitlines())}")
     return "\n".join(lines)
@@ -202,9 +258,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="pt-quality-"))
     rows = []
-    for task_dir in _tasks(Path(args.bench), args.tasks):
+    for name, task in load_tasks(args, work):
         for strategy in args.strategies.split(","):
-            row = await one(task_dir, strategy.strip(), args, work)
+            row = await one(name, task, strategy.strip(), args, work)
             rows.append(row)
             print(f"  {row['task']} / {row['strategy']}: {_pct(row['original'])} -> "
                   f"{_pct(row['tuned'])} p={row['p']:.3g} ({row['calls']} calls, "
@@ -226,11 +282,28 @@ def main(argv: list[str] | None = None) -> int:
                    help="cap the target's answer length (chain of thought keeps its own room)")
     p.add_argument("--bench", default=str(BENCH), help="the benchmark folder")
     p.add_argument("--work", help="folder for the runs' store and cache (default: a new temp dir)")
+    p.add_argument("--data", help="folder of public datasets (e.g. ../shared/datasets): adds them as tasks")
+    p.add_argument("--public", help=f"comma-separated public tasks (default with --data: "
+                   f"{','.join(PUBLIC_TASKS)})")
+    p.add_argument("--public-test", type=int, default=100,
+                   help="held-out examples sampled from a public test set (default 100)")
+    p.add_argument("--task-metrics", action="store_true",
+                   help="score label tasks with their own metric instead of strict exact match")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--from-json", nargs="+", metavar="FILE",
+                   help="print the table of earlier --json outputs (e.g. tasks run in parallel)")
     args = p.parse_args(argv)
+    if args.from_json:
+        try:
+            rows = [r for f in args.from_json for r in json.loads(Path(f).read_text("utf-8"))]
+        except (OSError, ValueError) as exc:
+            print(f"error: --from-json: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(rows, indent=2) if args.json else table(rows))
+        return 0
     try:
         rows = asyncio.run(main_async(args))
-    except PromptTunerError as exc:
+    except (PromptTunerError, SuiteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(rows, indent=2) if args.json else table(rows))

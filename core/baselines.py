@@ -17,12 +17,11 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .answers import LABEL_LIKE, answer_space
 from .metrics.base import Score
 from .metrics.stats import Estimate, PairedComparison, compare_paired, estimate
 from .splits import auto_splits
 from .task import Example, Task
-
-LABEL_LIKE = frozenset({"label", "exact", "contains"})
 
 
 @dataclass(frozen=True)
@@ -125,12 +124,10 @@ def compute_baselines(task: Task, settings: dict[str, Any], split: str,
                       winner_rows: Sequence[dict[str, Any]], seed: int = 0) -> Baselines | None:
     """The baselines of a stored run. ``rows``: stored evaluations (one per example) that give the
     split's examples; ``winner_rows``: the winner's on the same split (may be empty)."""
-    from .strategies.base import answer_space
-
     if not task.examples or not {s.type for s in task.metric_specs()} <= LABEL_LIKE:
         return None
     train = train_examples(task, settings)
-    answers = answer_space(task, train)
+    answers = answer_space(task, train).labels
     counts = Counter(e.expected for e in train if e.expected is not None)
     if not answers or not counts or not rows:
         return None

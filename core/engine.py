@@ -48,18 +48,19 @@ from .events import (
 from .faithful import FaithfulnessCheck
 from .human import HumanPrompts
 from .metrics import make_scorer
-from .metrics.stats import compare_paired, sign_test
+from .metrics.stats import sign_test
 from .models import ModelHub
 from .models.base import Completion, Request
+from .outcome import Confirmation, Measured, outcome
 from .plan import answer_tokens, check_budget, fit_dev
 from .racing import Racing
 from .render import DemoPool
-from .result import CandidateResult, TuneResult, explain
+from .result import TuneResult
 from .review import (
-    ReviewEntry,
     Reviewer,
     RoundDecision,
     RoundReview,
+    review_entries,
 )
 from .run_files import write_run_files
 from .selection import Pick, PriceFn, pick
@@ -414,26 +415,6 @@ class TuneRun:
             cache_hits=t.cache_hits, tokens=t.tokens, cost=t.cost, elapsed_s=round(t.elapsed_s, 3),
             decision=decision.to_json() if decision is not None and not decision.empty else None)
 
-    def _review_entries(self, number: int, n_dev: int) -> list[ReviewEntry]:
-        seed = self.settings.tune.seed
-        texts = {e.candidate.id: e.candidate.text() for e in self.evaluations.values()}
-        ranked = self._scored(n_dev)
-        shown = {e.candidate.id for e in ranked} | self.dropped
-        rest = sorted((e for e in self.evaluations.values() if e.candidate.id not in shown),
-                      key=lambda e: (-e.mean(), e.candidate.id))
-        out = []
-        for ev in [*ranked, *rest]:
-            c = ev.candidate
-            parent = c.parents[0] if c.parents else None
-            status = "pruned" if c.id in self.pruned else "partial" if ev.partial else "evaluated"
-            out.append(ReviewEntry(
-                id=c.id, text=c.text(), main=c.messages[c.main_index()].content,
-                estimate=ev.estimate(seed), answers=len(ev.results), operator=c.operator,
-                strategy=c.strategy, parent_id=parent, parent_text=texts.get(parent or ""),
-                round=self.made_in.get(c.id, 0), status=status,
-                is_original=c.id == self.original.id, is_new=self.made_in.get(c.id) == number))
-        return out
-
     async def _review(self, number: int, evaluator: Evaluator, dev: Sequence[Example],
                       proposed: Sequence[Candidate]) -> RoundDecision:
         """Show the round to the reviewer and carry out what they decide; repeat while they add
@@ -441,11 +422,14 @@ class TuneRun:
         assert self.reviewer is not None
         total = RoundDecision()
         while True:
-            best = self._scored(len(dev))[0]
-            review = RoundReview(self.run_id, number, self.settings.tune.rounds,
-                                 tuple(self._review_entries(number, len(dev))), best.candidate.id,
-                                 self._totals().calls, self.settings.budget.max_calls,
-                                 tuple(sorted(self.human.inputs())))
+            ranked = self._scored(len(dev))
+            entries = review_entries(ranked, self.evaluations, pruned=self.pruned,
+                                     dropped=self.dropped, made_in=self.made_in,
+                                     original_id=self.original.id, number=number,
+                                     seed=self.settings.tune.seed)
+            review = RoundReview(self.run_id, number, self.settings.tune.rounds, tuple(entries),
+                                 ranked[0].candidate.id, self._totals().calls,
+                                 self.settings.budget.max_calls, tuple(sorted(self.human.inputs())))
             got = self.reviewer(review)
             decision: RoundDecision = await got if inspect.isawaitable(got) else got
             total.merge(decision)
@@ -535,54 +519,19 @@ class TuneRun:
 
     def _finalize(self, status: str, splits: Splits, conf: Confirmation) -> TuneResult:
         s = self.settings.tune
-        seed = s.seed
         self.emit(PhaseStarted(self.run_id, "finalize", None, "report"))
-        orig_ev, best_ev = conf.original, conf.best
-        shared = sorted(orig_ev.results.keys() & best_ev.results.keys())
-        a = [orig_ev.example_score(i) for i in shared]
-        b = [best_ev.example_score(i) for i in shared]
-        searched_best = best_ev.candidate.id != self.original.id
-        comparison = compare_paired(a, b, alpha=s.alpha, seed=seed) if searched_best and shared \
-            else None
-        significant = comparison is not None and comparison.significant and comparison.diff > 0
-        if conf.heldout:
-            improved = searched_best and (significant or s.keep_best)
-        else:
-            improved = searched_best and sum(b) > sum(a)
-        chosen = best_ev if improved else orig_ev
-        results = []
-        for ev in self.evaluations.values():
-            held = self.heldout.get(ev.candidate.id)
-            results.append(CandidateResult(ev.candidate, ev.estimate(seed), ev.partial,
-                                           dev=ev.estimate(seed),
-                                           test=held.estimate(seed) if held else None,
-                                           pruned=ev.candidate.id in self.pruned,
-                                           dropped=ev.candidate.id in self.dropped))
-        by_id = {r.id: r for r in results}
-
-        def headline(ev: Evaluation) -> CandidateResult:
-            base = by_id[ev.candidate.id]
-            return replace(base, estimate=ev.estimate(seed))
-
-        original_r, best_r = headline(orig_ev), headline(chosen)
-        search_best = headline(best_ev)
-        explanation = " ".join(part for part in (
-            explain(original_r, search_best, comparison, improved, heldout=conf.heldout,
-                    alpha=s.alpha, kept=not improved), self.pick_reason, self.attribution) if part)
         self._progress(force=True)
-        usage = self.hub.stats()
         total = self.hub.usage()
-        result = TuneResult(
+        measured = Measured(
             run_id=self.run_id, task_name=self.task.name, status=status,
-            original=original_r, best=best_r, candidates=results, explanation=explanation,
-            p_value=comparison.p_value if comparison else None, improved=improved,
-            usage=usage, calls=total.calls, cache_hits=total.cache_hits,
-            duration_s=time.monotonic() - self.started, warnings=list(self.warnings),
-            heldout=conf.heldout, search_best=search_best, comparison=comparison,
+            original_id=self.original.id, evaluations=self.evaluations, heldout=self.heldout,
+            pruned=frozenset(self.pruned), dropped=frozenset(self.dropped),
             splits={"train": len(splits.train), "dev": len(splits.dev),
                     "test": len(splits.test) if splits.heldout else 0},
-            pick=self.pick_reason, attribution=self.attribution,
-        )
+            pick_reason=self.pick_reason, attribution=self.attribution)
+        result = outcome(measured, conf, alpha=s.alpha, seed=s.seed, keep_best=s.keep_best,
+                         usage=self.hub.stats(), calls=total.calls, cache_hits=total.cache_hits,
+                         duration_s=time.monotonic() - self.started, warnings=list(self.warnings))
         unwritten = write_run_files(result, self.store, self.settings.runs_dir() / self.run_id,
                                     self.templates)
         self.store.finish_run(self.run_id, status=status, original_id=self.original.id,
@@ -602,13 +551,6 @@ class Splits:
     train: tuple[Example, ...]   # demonstrations come from here
     dev: tuple[Example, ...]     # the search is scored here
     test: tuple[Example, ...]    # the winner is confirmed here (= dev when nothing is held out)
-    heldout: bool
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    original: Evaluation
-    best: Evaluation
     heldout: bool
 
 

@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from .answers import AnswerSpace, answer_space
 from .candidate import Candidate
 from .errors import PromptTunerError
 from .models.base import Message, Request
@@ -62,7 +63,6 @@ _SLOT = re.compile(r"{{.*?}}|{%.*?%}", re.S)
 _WORD = re.compile(r"[a-z0-9][a-z0-9_'-]*")
 _RAW = re.compile(r"{%-?\s*raw\s*-?%}(.*?){%-?\s*endraw\s*-?%}", re.S)
 _FIELD = re.compile(r"^\s*[A-Z][A-Za-z0-9 ]{0,20}:\s*(.*)$")
-_NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+(?:[eE][-+]?\d+)?$")
 _STOP = frozenset({
     "a", "an", "the", "is", "are", "be", "this", "that", "of", "to", "and", "or", "in", "on", "for",
     "with", "as", "it", "its", "one", "word", "answer", "reply", "respond", "prompt", "new", "old",
@@ -76,37 +76,6 @@ class Verdict:
 
 
 PASS = Verdict(True)
-
-
-@dataclass(frozen=True)
-class AnswerSpace:
-    """What the task's answers can be: a set of labels, a number, or free text."""
-
-    kind: Literal["labels", "numeric", "free"]
-    labels: tuple[str, ...] = ()
-
-    def sentence(self) -> str:
-        if self.kind == "labels":
-            return f"The answer is one of: {', '.join(self.labels)}."
-        if self.kind == "numeric":
-            return "The answer is a number."
-        return ""
-
-
-def answer_space(task: Task, train: Sequence[Example] = ()) -> AnswerSpace:
-    """The task's labels; else the distinct short expected values of the train split (a few,
-    of at most three words each); a number when every expected value is one."""
-    kinds = {spec.type for spec in task.metric_specs()}
-    if "label" in kinds and task.label_set():
-        return AnswerSpace("labels", task.label_set())
-    values = [e.expected.strip() for e in (train or task.examples) if e.expected is not None]
-    if values and all(_NUMBER.match(v.replace(" ", "")) for v in values):
-        return AnswerSpace("numeric")
-    distinct = sorted(set(values))
-    if values and len(distinct) <= min(12, max(2, len(values) // 2)) \
-            and all(len(v.split()) <= 3 for v in distinct):
-        return AnswerSpace("labels", tuple(distinct))
-    return AnswerSpace("free")
 
 
 def instruction_text(text: str) -> str:
@@ -242,7 +211,8 @@ class FaithfulnessCheck:
         self.optimizer = optimizer
         self.templates = templates or TemplateLibrary()
         self.seed = seed
-        self.space = answer_space(task, train)
+        # the check never shows answers to the target, so any examples may tell what they are
+        self.space = answer_space(task, train or task.examples)
         self.original = task.messages[Candidate(task.messages).main_index()].content
         prompt = "\n".join(m.content for m in task.messages)
         self.task_text = f"{task.description}\n{prompt}\n{' '.join(self.space.labels)}"

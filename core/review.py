@@ -9,14 +9,17 @@ Every decision is stored with its round.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import TaskError
 from .metrics.stats import Estimate
 from .promptfile import MARKERS
 from .templates import prompt_slots
+
+if TYPE_CHECKING:
+    from .evaluator import Evaluation
 
 
 @dataclass(frozen=True)
@@ -120,3 +123,26 @@ def append_slots(text: str, missing: Sequence[str]) -> str:
     if not missing:
         return text
     return text.rstrip() + "\n\n" + "\n".join(f"{s}: {{{{ {s} }}}}" for s in missing)
+
+
+def review_entries(ranked: Sequence[Evaluation], evaluations: Mapping[str, Evaluation], *,
+                   pruned: Collection[str], dropped: Collection[str], made_in: Mapping[str, int],
+                   original_id: str, number: int, seed: int) -> list[ReviewEntry]:
+    """What the reviewer of round ``number`` sees: the fully scored candidates best first
+    (``ranked``), then the rest (racing, partial, pruned) by score, each with its parent."""
+    texts = {e.candidate.id: e.candidate.text() for e in evaluations.values()}
+    shown = {e.candidate.id for e in ranked} | set(dropped)
+    rest = sorted((e for e in evaluations.values() if e.candidate.id not in shown),
+                  key=lambda e: (-e.mean(), e.candidate.id))
+    out = []
+    for ev in [*ranked, *rest]:
+        c = ev.candidate
+        parent = c.parents[0] if c.parents else None
+        status = "pruned" if c.id in pruned else "partial" if ev.partial else "evaluated"
+        out.append(ReviewEntry(
+            id=c.id, text=c.text(), main=c.messages[c.main_index()].content,
+            estimate=ev.estimate(seed), answers=len(ev.results), operator=c.operator,
+            strategy=c.strategy, parent_id=parent, parent_text=texts.get(parent or ""),
+            round=made_in.get(c.id, 0), status=status, is_original=c.id == original_id,
+            is_new=made_in.get(c.id) == number))
+    return out

@@ -344,15 +344,24 @@ async def test_format_edits_of_a_checked_parent_pass() -> None:
 
 def test_answer_spaces() -> None:
     assert answer_space(make_task("sentiment")).labels == ("positive", "negative")
-    assert answer_space(make_task("arithmetic")).kind == "numeric"
+    arithmetic = make_task("arithmetic")
+    assert answer_space(arithmetic, arithmetic.examples).kind == "numeric"
     assert answer_space(make_task("json")).kind == "free"
     exact = Task(name="e", messages=(Message("user", "{{ text }}"),), metric="exact",
                  examples=tuple(Example(inputs={"text": str(i)}, expected=e)
                                 for i, e in enumerate(["true", "false"] * 3)))
-    assert answer_space(exact).labels == ("false", "true")
+    # without a train split nothing is known: dev and test answers never leak into a prompt
+    assert answer_space(exact).kind == "free"
+    assert answer_space(exact, exact.examples).labels == ("false", "true")
     train = (Example(inputs={"text": "x"}, expected="alpha"),
              Example(inputs={"text": "y"}, expected="beta"))
     assert answer_space(exact, train).labels == ("alpha", "beta")
+    # labels the task declares keep their order under a strict exact metric
+    declared = exact.model_copy(update={"labels": ("true", "false")})
+    assert answer_space(declared).labels == ("true", "false")
+    # answers that do not repeat are free text, not a label space
+    free = tuple(Example(inputs={"text": str(i)}, expected=f"city {i}") for i in range(6))
+    assert answer_space(exact, free).kind == "free"
 
 
 async def test_the_optimizer_can_be_the_checker(fake_openai: FakeServer) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..answers import answer_space
 from ..candidate import Candidate
 from ..errors import TaskError
 from ..evaluator import Evaluation
@@ -125,34 +126,6 @@ def slots_of(candidate: Candidate) -> list[str]:
     return sorted(prompt_slots(text))
 
 
-MAX_ANSWER_WORDS = 12  # distinct expected answers listed in a format sentence, at most
-MAX_ANSWER_LEN = 3     # words per listed answer, at most
-
-
-def answer_space(task: Task, train: Sequence[Example] | None = None) -> tuple[str, ...]:
-    """The answers a prompt may name: the labels; else, for exact-style metrics, the distinct
-    short expected answers of the TRAIN examples (at most 12, each at most 3 words). Never dev
-    or test answers: with no train examples (``train`` empty, or None and the task has no train
-    split) an exact-style task has no nameable answer space, so nothing about the scored
-    examples leaks into the prompt."""
-    kinds = {spec.type for spec in task.metric_specs()}
-    if "label" in kinds:
-        return task.label_set()
-    if not kinds & {"exact", "contains"}:
-        return ()
-    if train is None:
-        train = task.split("train") if "train" in task.splits else ()
-    seen: dict[str, None] = {}
-    for e in train:
-        value = (e.expected or "").strip()
-        if not value or len(value.split()) > MAX_ANSWER_LEN or "\n" in value:
-            return ()
-        seen[value] = None
-        if len(seen) > MAX_ANSWER_WORDS:
-            return ()
-    return tuple(sorted(seen))
-
-
 def _number_format(train: Sequence[Example]) -> str:
     """How the train examples write their numbers: whole numbers, or N decimal places."""
     places: set[int] = set()
@@ -183,7 +156,7 @@ def format_instruction(task: Task, train: Sequence[Example] | None = None) -> st
         if keys:
             return f"Reply with only a JSON object with the keys {', '.join(keys)}, and no other text."
         return "Reply with only a JSON object and no other text."
-    space = answer_space(task, train)
+    space = answer_space(task, train).labels
     if space:
         noun = "words" if all(len(a.split()) == 1 for a in space) else "answers"
         return f"Answer with exactly one of these {noun} and nothing else: {', '.join(space)}."
