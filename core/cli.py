@@ -25,6 +25,7 @@ from . import (
     PromptTunerError,
     Task,
     TuneResult,
+    cli_insights,
     cli_report,
     cli_runs,
     compare_prompts,
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rounds", type=int, metavar="N", help="search rounds at most")
     t.add_argument("--keep-best", action="store_true",
                    help="return the search's best even when its held-out gain is not significant")
+    t.add_argument("--no-warm-start", action="store_true",
+                   help="do not begin with what won on similar tasks in the store")
     t.add_argument("--resume", metavar="RUN_ID",
                    help="finish a run that was interrupted or killed (TASK is then ignored)")
     _common(t)
@@ -131,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _history_parsers(sub, _common)
     cli_report.add_parsers(sub, _common)
     cli_runs.add_parsers(sub, _common)
+    cli_insights.add_parsers(sub, _common)
 
     sc = sub.add_parser("schema", help="print a JSON Schema (of the task file)")
     sc.add_argument("what", choices=["task"], help="task: the task file format")
@@ -200,6 +204,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         flags["tune.keep_best"] = True
     if get("no_cache"):
         flags["cache.enabled"] = False
+    if get("no_warm_start"):
+        flags["tune.warm_start"] = False
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
 
 
@@ -434,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_report.run(args, out, _load(args).settings)
         if args.command in cli_runs.COMMANDS:
             return cli_runs.run(args, out, _load(args).settings)
+        if args.command == cli_insights.COMMAND:
+            return cli_insights.cmd_insights(args, out, _load(args).settings)
         if args.command == "schema":
             print(json.dumps(task_schema(), indent=2))
             return 0

@@ -124,6 +124,14 @@ class TuneSettings(_Strict):
         "embedding check: the least similarity of an instruction to the task"))
     faithfulness_retries: int = Field(default=1, ge=0, le=5, description=(
         "extra asks per round for proposals to replace rejected ones"))
+    duplicate_threshold: float = Field(default=0.99, ge=-1, le=1.01, description=(
+        "a proposal whose instruction has at least this MiniLM similarity to an already "
+        "measured prompt's (same demonstrations and answer line) is not scored; above 1: off"))
+    warm_start: bool = Field(default=True, description=(
+        "begin with what won on similar tasks in the store: the first round also scores the "
+        "earlier winners' pattern on this task's instruction (and their prompt when it fits)"))
+    warm_threshold: float = Field(default=0.6, ge=-1, le=1, description=(
+        "warm start: the least task similarity (MiniLM, offline) of an earlier run"))
 
 
 class Settings(_Strict):

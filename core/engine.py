@@ -22,6 +22,7 @@ from typing import Any
 from .attribution import attribute
 from .budget import Budget
 from .candidate import Candidate
+from .clusters import embed_candidates, near_duplicate
 from .config import Secrets, Settings, load_secrets
 from .errors import (
     BudgetExhausted,
@@ -69,6 +70,8 @@ from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
 from .task import Example, Task
 from .templates import TemplateLibrary
+from .warmstart import describe as describe_precedents
+from .warmstart import precedents, seeds
 
 log = logging.getLogger(__name__)
 
@@ -231,9 +234,26 @@ class TuneRun:
                                         cand.text()[:200]))
         if refused:
             self.emit(RunWarning(self.run_id, f"round {self.round}: {len(refused)} proposal"
-                                 f"{'s' if len(refused) > 1 else ''} rejected before scoring, "
-                                 f"unfaithful to the task ({'; '.join(refused)})", level="info"))
+                                 f"{'s' if len(refused) > 1 else ''} rejected before scoring "
+                                 f"({'; '.join(refused)})", level="info"))
         return fresh
+
+    async def _warm(self, ctx: StrategyContext) -> list[Candidate]:
+        """Round 1's candidates from earlier runs on similar tasks (``core.warmstart``), screened
+        and admitted like proposals."""
+        s = self.settings.tune
+        if not s.warm_start or self.resume:
+            return []
+        found = await asyncio.to_thread(
+            precedents, self.store, self.task, self.settings.models.target, run_id=self.run_id,
+            threshold=s.warm_threshold)
+        made = seeds(self.task, self.original, found, ctx.pool.examples if ctx.pool else ())
+        made = [c for c in made if c.dedup_key not in self.seen]
+        if not made:
+            return []
+        self.emit(RunWarning(self.run_id, describe_precedents(found), level="info"))
+        known = {e.candidate.id: e.candidate for e in self.evaluations.values()}
+        return self._admit(made, await self.faithful.screen(made, known))
 
     async def _propose(self, strategy: Strategy, ctx: StrategyContext, n: int) -> list[Candidate]:
         """The strategy's new proposals that pass the faithfulness check (``core.faithful``);
@@ -246,11 +266,39 @@ class TuneRun:
                     if c is not None and c.dedup_key not in self.seen]
             known = {e.candidate.id: e.candidate for e in self.evaluations.values()}
             rejected = await self.faithful.screen(made, known)
+            rejected.update(await self._near_duplicates(
+                [c for c in made if c.id not in rejected]))
             fresh += self._admit(made, rejected)
             if not rejected or len(fresh) >= n:
                 break
         ctx.retry = 0
         return fresh
+
+    async def _near_duplicates(self, made: Sequence[Candidate]) -> dict[str, str]:
+        """Proposals whose instruction means what an already measured prompt's does (MiniLM
+        cosine at least ``tune.duplicate_threshold``; case and punctuation never count), with
+        the same demonstrations and answer line: id -> why. They cost no target call."""
+        threshold = self.settings.tune.duplicate_threshold
+        if not made or threshold > 1:
+            return {}
+        measured = [e.candidate for e in self.evaluations.values() if e.results]
+
+        def look() -> dict[str, str]:
+            vectors = dict(zip((c.id for c in measured),
+                               embed_candidates([c.text() for c in measured]), strict=True))
+            out: dict[str, str] = {}
+            for cand in made:
+                same = [(c.id, vectors[c.id]) for c in measured
+                        if c.demos == cand.demos and c.answer_prefix == cand.answer_prefix]
+                twin = near_duplicate(cand.text(), same, threshold) if same else None
+                if twin is not None:
+                    out[cand.id] = f"near-duplicate of `{twin}`, already measured"
+            return out
+
+        try:
+            return await asyncio.to_thread(look)
+        except TaskError:  # no embedding model installed: every proposal is measured
+            return {}
 
     async def _score(self, evaluator: Evaluator, cands: Sequence[Candidate],
                      examples: Sequence[Example], upto: int | None = None,
@@ -373,7 +421,8 @@ class TuneRun:
                            if e.results and e.candidate.id not in self.pruned]
             self.emit(PhaseStarted(self.run_id, f"round {number}", s.variations,
                                    f"{strategy.name}: new candidates from {incumbent.candidate.id}"))
-            proposed = await self._propose(strategy, ctx, s.variations)
+            warm = await self._warm(ctx) if number == 1 else []
+            proposed = warm + await self._propose(strategy, ctx, max(1, s.variations - len(warm)))
             if proposed:
                 self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(dev)))
                 await self.racing.race(lambda c, d, upto: self._score(evaluator, c, d, upto),

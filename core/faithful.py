@@ -134,6 +134,15 @@ _STATED = re.compile(
     r"(?:\s+and\s+nothing\s+else)?\s*:\s*([^.\n]+)", re.I)
 
 
+# "The answer is yes." / "Always answer positive": one label, whatever the input
+_ONE_ANSWER = re.compile(
+    r"\b(?:the\s+(?:correct\s+|right\s+)?answer\s+is|always\s+(?:answer|say|reply|respond)"
+    r"(?:\s+with)?)\s*[\"']?([A-Za-z_-]+)[\"']?\s*(?=[.!;]|$)", re.I)
+MIN_COPIED = 12  # characters of an example's input value that count as copied data
+# "Task: Determine if …": a task statement, up to the end of its sentence
+_TASK_FIELD = re.compile(r"\bTask:\s*([^.?!]+)")
+
+
 def stated_answers(text: str) -> list[str]:
     """The words an instruction states as the only answers ("Answer with one word: X")."""
     out: list[str] = []
@@ -224,6 +233,12 @@ class FaithfulnessCheck:
         # nothing to compare with (no description, a prompt that is only its input)
         self.references = [r.strip() for r in refs if len(words(r)) >= 3]
         self._no_embedder = False
+        # the examples' input values long enough to be data, not a word of an instruction
+        # (case and spacing folded); unless the task's own prompt or description has them
+        own = " ".join(f"{task.description}\n{prompt}".lower().split())
+        self.inputs = {v for e in task.examples for value in e.inputs.values()
+                       if len(v := " ".join(str(value).lower().split())) >= MIN_COPIED
+                       and v not in own}
 
     def trusted(self, cand: Candidate) -> bool:
         """The original and what a person wrote are never rejected."""
@@ -250,6 +265,16 @@ class FaithfulnessCheck:
         wrong = self._stated_outside(checked)
         if wrong:
             return Verdict(False, "states answers outside the task's: " + ", ".join(wrong))
+        copied_input = self._copied_input(main)
+        if copied_input:
+            return Verdict(False, f"copies an example's input into the instruction: "
+                                  f"\"{copied_input[:60]}\"")
+        fixed = self._one_answer(checked)
+        if fixed:
+            return Verdict(False, f"states one answer for every input: {fixed}")
+        other = await asyncio.to_thread(self._another_task, checked)
+        if other:
+            return Verdict(False, f"states another task: \"{other[:80]}\"")
         if added is not None:
             return PASS  # a format sentence or two added to an instruction already checked
         if self.mode == "optimizer" and self.optimizer is not None:
@@ -267,6 +292,40 @@ class FaithfulnessCheck:
             return []
         labels = {w for label in self.space.labels for w in words(label)} | _aliases(self.task)
         return sorted({w for w in stated_answers(text) if w not in labels})
+
+    def _copied_input(self, text: str) -> str:
+        """An example's input value written into the instruction (a prompt fitted to one
+        example); "" when none."""
+        flat = " ".join(text.lower().split())
+        return next((v for v in sorted(self.inputs) if v in flat), "")
+
+    def _one_answer(self, text: str) -> str:
+        """A label the instruction gives as the answer whatever the input ("The answer is
+        yes.", "Always answer positive."), on a task with several labels; "" when none."""
+        if self.space.kind != "labels" or len(self.space.labels) < 2:
+            return ""
+        labels = {w for label in self.space.labels for w in words(label)}
+        for m in _ONE_ANSWER.finditer(text):
+            if m.group(1).lower() in labels:
+                return m.group(1).lower()
+        return ""
+
+    def _another_task(self, text: str) -> str:
+        """A "Task: …" statement (the meta-prompts' field, leaked into a proposal) whose meaning
+        is far from this task's; "" when there is none (or no embedding model)."""
+        if not self.references or self._no_embedder:
+            return ""
+        for m in _TASK_FIELD.finditer(text):
+            stated = m.group(1).strip()
+            if len(stated.split()) < 3:
+                continue
+            try:
+                if similarity(stated, self.references) < self.threshold:
+                    return stated
+            except PromptTunerError:
+                self._no_embedder = True
+                return ""
+        return ""
 
     def _names_the_answers(self, text: str) -> bool:
         """It offers at least two of the task's labels (all of them when there is one)."""

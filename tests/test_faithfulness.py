@@ -486,3 +486,45 @@ async def test_the_meta_prompts_worked_example_is_rejected_as_a_proposal(
     assert row["status"] == "rejected"
     assert row["note"].startswith("rejected: copies the worked example of ")
     assert result.best.id == result.original.id
+
+
+async def test_an_instruction_giving_one_answer_for_every_input_is_rejected() -> None:
+    yesno = make_task("yesno")
+    ok, reason = await verdict(yesno, "Read the context and the question. The answer is yes.")
+    assert not ok and reason == "states one answer for every input: yes"
+    ok, reason = await verdict(make_task("sentiment"), "Read the review. Always answer 'positive'.")
+    assert not ok and reason == "states one answer for every input: positive"
+    # naming the answer space, or an answer that is no label, is fine
+    for text in ("Read the context. The answer is yes or no.",
+                 "Read the context. The answer is one of: yes, no.",
+                 "Answer the question using only the given context; the answer is a single word."):
+        assert (await verdict(yesno, text))[0], text
+
+
+async def test_a_task_statement_about_another_task_is_rejected() -> None:
+    """A real winner on boolq (yes/no questions about a passage) carried a second "Task:" line
+    from the meta-prompt's layout: "Task: Determine if a list of products is made of metal."."""
+    yesno = make_task("yesno")
+    ok, reason = await verdict(yesno, (
+        "Read the passage. Task: Answer a yes/no question about the given context. "
+        "Task: Determine if a list of products is made of metal."))
+    assert not ok and reason.startswith("states another task: \"Determine if a list of products")
+    assert (await verdict(yesno, "Task: Answer the question about the context with yes or no."))[0]
+    winner = ("Question: Does this passage contain only one word: no? Answer: yes.\n\nTask: Answer "
+              "a yes/no question about a passage. The answer is yes.\nExample:\nTask: Determine if "
+              "a list of products is made of metal. The answer is yes.\npassage: {{ passage }}")
+    assert not (await verdict(yesno, winner))[0]
+
+
+async def test_an_instruction_that_copies_an_examples_input_is_rejected() -> None:
+    """A real winner on a product-description task carried "Product: Everly cast-iron pan", one
+    dev example's input, in its instruction: a prompt fitted to one example."""
+    task = Task(name="describe", description="Write a one-sentence product description.",
+                messages=(Message("user", "Product: {{ text }}\nDescribe it in one sentence."),),
+                metric="judge", examples=(
+                    Example(inputs={"text": "Everly cast-iron pan"}, expected="A sturdy pan."),
+                    Example(inputs={"text": "Nimbus travel kettle"}, expected="A light kettle.")))
+    ok, reason = await verdict(task, "Describe the product in one friendly sentence. "
+                                     "Product: Everly  Cast-Iron pan")
+    assert not ok and reason == 'copies an example\'s input into the instruction: "everly cast-iron pan"'
+    assert (await verdict(task, "Describe the product in one friendly sentence for a shop page."))[0]

@@ -44,6 +44,7 @@ def expected_points(tuned: TunedRun) -> dict[str, int]:
         "metrics": 2 * metrics,
         "lineage": len(view.candidates),
         "cost": len(view.rounds) + 1,  # and the held-out check
+        "clusters": len(scored),  # the map of candidates by meaning
     }
 
 

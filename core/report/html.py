@@ -9,11 +9,13 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ..clusters import candidate_map
 from ..history import CandidateView, ExampleChange, RunView
 from ..lineage import word_diff
 from ..store import Store
 from ..templates import TemplateLibrary
 from .charts import leaderboard_chart, metrics_chart, pareto_chart, rounds_chart
+from .cluster_chart import cluster_chart
 from .cost import cost_chart, duration, money, phases
 from .facts import (
     baseline_facts,
@@ -45,7 +47,8 @@ def html_context(view: RunView, store: Store) -> dict[str, Any]:
     charts: dict[str, Markup] = {
         "rounds": rounds_chart(view), "leaderboard": leaderboard_chart(view),
         "pareto": pareto_chart(view), "metrics": metrics_chart(view, breakdown),
-        "lineage": lineage_chart(view), "cost": cost_chart(view)}
+        "lineage": lineage_chart(view), "cost": cost_chart(view),
+        "clusters": cluster_chart(candidate_map(view))}
     result = view.result or {}
     return {
         "page_title": f"{view.run.get('task_name') or 'run'} · prompt-tuner run {view.id}",

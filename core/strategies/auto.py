@@ -1,7 +1,9 @@
 """``auto`` (the default): instructions first, then demonstrations, then reasoning, then more of
 whatever has worked.
 
-Round 1 states the output format the metric checks and asks for instruction variations; round 2
+Round 1 states the output format the metric checks, tries that prompt with the nearest train
+examples as demonstrations (what carries most gains on a small target: they show the answer
+format as well as the task) and asks for instruction variations; round 2
 tries demonstration sets from the train split on the incumbent; round 3 a chain-of-thought trial
 and OPRO proposals from the trajectory so far; later rounds spend on the kind of change that made
 the incumbent (its instruction evolved, its demos varied) and on evolution of the best prompts.
@@ -37,6 +39,8 @@ class Auto:
             fmt = with_format(parent, ctx.task, strategy=self.name, generation=parent.generation + 1,
                               train=ctx.pool.examples if ctx.pool else ())
             out = [fmt] if fmt is not None else []
+            shots = self.fewshot.early(ctx, fmt or parent)
+            out += [shots] if shots is not None and n > len(out) + 1 else []
             out += await self.refine.propose(ctx, parent, max(1, n - len(out)))
         elif ctx.round == 2:
             out = await self.fewshot.step(ctx, n)

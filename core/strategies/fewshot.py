@@ -34,6 +34,18 @@ def balanced(labels: list[str | None], k: int, rng: random.Random) -> tuple[int,
 class FewShot:
     name = "fewshot"
 
+    def early(self, ctx: StrategyContext, base: Candidate) -> Candidate | None:
+        """``base`` with its 4 nearest train examples as chat turns (fewer with a smaller
+        pool); None without a train split or when ``base`` has demonstrations already."""
+        pool = ctx.pool
+        if pool is None or len(pool) == 0 or base.demos is not None:
+            return None
+        k = min(4, len(pool))
+        return Candidate(messages=base.messages, parents=(base.id,), strategy=self.name,
+                         operator="demos", generation=base.generation + 1,
+                         note=f"{k} nearest train examples as chat turns",
+                         demos=Demos("knn", k), answer_prefix=base.answer_prefix)
+
     async def step(self, ctx: StrategyContext, n: int) -> list[Candidate]:
         pool = ctx.pool
         if pool is None or len(pool) == 0:
