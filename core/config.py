@@ -127,6 +127,9 @@ class TuneSettings(_Strict):
     duplicate_threshold: float = Field(default=0.99, ge=-1, le=1.01, description=(
         "a proposal whose instruction has at least this MiniLM similarity to an already "
         "measured prompt's (same demonstrations and answer line) is not scored; above 1: off"))
+    predictor: bool = Field(default=True, description=(
+        "predict each proposal's dev gain over its parent from the store's history and skip "
+        "confident predicted losers before they are scored"))
     warm_start: bool = Field(default=True, description=(
         "begin with what won on similar tasks in the store: the first round also scores the "
         "earlier winners' pattern on this task's instruction (and their prompt when it fits)"))

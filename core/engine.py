@@ -54,6 +54,7 @@ from .models import ModelHub
 from .models.base import Completion, Request
 from .outcome import Confirmation, Measured, outcome
 from .plan import answer_tokens, check_budget, fit_dev
+from .predictor import Prediction, Predictor
 from .racing import Racing
 from .render import DemoPool
 from .result import TuneResult
@@ -117,6 +118,7 @@ class TuneRun:
         self._split: dict[str, str] = {}                 # candidate id -> split now being scored
         self._last_progress = 0.0
         self.seen: set[str] = set()
+        self.predictor: Predictor | None = None          # trained on the store at the start
         self.warnings: list[str] = []
         self.started = time.monotonic()
 
@@ -268,11 +270,50 @@ class TuneRun:
             rejected = await self.faithful.screen(made, known)
             rejected.update(await self._near_duplicates(
                 [c for c in made if c.id not in rejected]))
+            predicted = self._predict([c for c in made if c.id not in rejected],
+                                      {**known, **{c.id: c for c in made}})
+            rejected.update({cid: why for cid, (_, why) in predicted.items() if why})
             fresh += self._admit(made, rejected)
+            self._record_predictions(made, predicted)
             if not rejected or len(fresh) >= n:
                 break
         ctx.retry = 0
         return fresh
+
+    def _predict(self, made: Sequence[Candidate], known: Mapping[str, Candidate]
+                 ) -> dict[str, tuple[Prediction, str]]:
+        """The predictor's expected dev gain of each proposal over its parent, and why it is
+        skipped ("" when it is scored): a confident predicted loser (``core.predictor``), but
+        never every proposal of the ask."""
+        if self.predictor is None:
+            return {}
+        out: dict[str, tuple[Prediction, str]] = {}
+        for cand in made:
+            parent = known.get(cand.parents[0]) if cand.parents else None
+            if parent is not None:
+                out[cand.id] = (self.predictor.predict(parent, cand), "")
+        # only this target's own history may cost a proposal its measurement
+        losers = [] if self.predictor.pooled else [
+            cid for cid, (pred, _) in out.items() if pred.loser]
+        if len(losers) == len(made) and losers:  # keep the most promising one
+            losers.remove(max(losers, key=lambda cid: out[cid][0].gain))
+        for cid in losers:
+            pred = out[cid][0]
+            out[cid] = (pred, f"predicted to lose to its parent: {pred.gain * 100:+.0f} points "
+                              f"[{pred.low * 100:+.0f}, {pred.high * 100:+.0f}] from "
+                              f"{pred.support} earlier candidates like it")
+        return out
+
+    def _record_predictions(self, made: Sequence[Candidate],
+                            predicted: Mapping[str, tuple[Prediction, str]]) -> None:
+        target = self.settings.models.target
+        for cand in made:
+            if cand.id in predicted and cand.parents:
+                pred, why = predicted[cand.id]
+                self.store.record_prediction(
+                    self.run_id, cand.id, parent_id=cand.parents[0], target=target,
+                    predicted=pred.gain, low=pred.low, high=pred.high, support=pred.support,
+                    skipped=bool(why))
 
     async def _near_duplicates(self, made: Sequence[Candidate]) -> dict[str, str]:
         """Proposals whose instruction means what an already measured prompt's does (MiniLM
@@ -371,6 +412,9 @@ class TuneRun:
             self.task, mode=s.tune.faithfulness, threshold=s.tune.faithfulness_threshold,
             train=splits.train or splits.dev, optimizer=optimizer, templates=self.templates,
             seed=s.tune.seed)
+        if s.tune.predictor and not self.resume:
+            self.predictor = await asyncio.to_thread(
+                Predictor.from_store, self.store, roles.target, exclude_run=self.run_id)
         original = self.original
         if splits.heldout:
             self.budget.hold(2 * len(splits.test) * per_example)

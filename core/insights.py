@@ -162,7 +162,7 @@ def _runs(store: Store, task: str | None, target: str | None) -> list[dict[str, 
     return [r for r in rows if target is None or target_matches(str(r["target"] or ""), target)]
 
 
-def _pair(child: dict[int, float], parent: dict[int, float]) -> tuple[int, float, float] | None:
+def pair(child: dict[int, float], parent: dict[int, float]) -> tuple[int, float, float] | None:
     shared = sorted(child.keys() & parent.keys())
     if not shared:
         return None
@@ -185,7 +185,7 @@ def _run_gains(store: Store, run: dict[str, Any]) -> Iterable[Gain]:
         parents = parents_of(row)
         if not parents or parents[0] not in rows or parents[0] == cid:
             continue
-        got = _pair(scores.get(cid, {}), scores.get(parents[0], {}))
+        got = pair(scores.get(cid, {}), scores.get(parents[0], {}))
         if got is None:
             continue
         yield Gain(rid, str(run["task_name"]), model_name(str(run["target"] or "")), cid,

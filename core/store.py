@@ -89,9 +89,19 @@ def _m005_rounds_and_splits(db: sqlite_utils.Database) -> None:
     db.table("evaluations").transform(pk=("run_id", "candidate_id", "split", "example_index"))
 
 
+def _m006_predictions(db: sqlite_utils.Database) -> None:
+    """What the score predictor (core.predictor) expected of a proposal against its parent before
+    it was paid for, and whether it was skipped: its calibration is read back from here."""
+    db.table("predictions").create({
+        "run_id": str, "candidate_id": str, "parent_id": str, "target": str,
+        "predicted": float, "ci_low": float, "ci_high": float, "support": int,
+        "skipped": int, "created_at": float,
+    }, pk=("run_id", "candidate_id"))
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_score_vectors, _m003_reviews, _m004_candidate_extras,
-    _m005_rounds_and_splits]
+    _m005_rounds_and_splits, _m006_predictions]
 VERDICTS = ("approve", "reject", "comment", "edit")
 MANUAL_RUN = "manual:"  # prefix of the pseudo-run that holds versions written by people
 
@@ -194,6 +204,20 @@ class Store:
 
     def set_candidate_status(self, run_id: str, candidate_id: str, status: str) -> None:
         self.db.table("candidates").update((run_id, candidate_id), {"status": status})
+
+    def record_prediction(self, run_id: str, candidate_id: str, *, parent_id: str, target: str,
+                          predicted: float, low: float, high: float, support: int,
+                          skipped: bool) -> None:
+        """The predictor's expected dev gain of a proposal over its parent (core.predictor)."""
+        self.db.table("predictions").insert({
+            "run_id": run_id, "candidate_id": candidate_id, "parent_id": parent_id,
+            "target": target, "predicted": predicted, "ci_low": low, "ci_high": high,
+            "support": support, "skipped": int(skipped), "created_at": time.time(),
+        }, replace=True)
+
+    def predictions(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        where, args = ("run_id = ?", [run_id]) if run_id else (None, [])
+        return list(self.db.table("predictions").rows_where(where, args, order_by="created_at"))
 
     def set_candidate_note(self, run_id: str, candidate_id: str, note: str) -> None:
         self.db.table("candidates").update((run_id, candidate_id), {"note": note})

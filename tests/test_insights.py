@@ -282,3 +282,19 @@ def test_the_prompt_tuner_command_runs_insights_end_to_end(store_path: Path) -> 
     bad = subprocess.run([exe, "insights", "--min-n", "0"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_html_report_has_the_learned_section_for_its_target(store_path: Path) -> None:
+    """The run's report shows what went with gains on its own target model, across runs."""
+    from core import load_run
+    from core.report.html import render_html
+
+    store = Store(store_path)
+    try:
+        html = render_html(load_run(store, "r1"), store)
+    finally:
+        store.close()
+    section = html.split('data-section="learned"', 1)[1].split("</table>", 1)[0]
+    row = next(r for r in section.split("<tr>") if "added demonstrations" in r)
+    assert "helps" in row and '<td class="num">3</td>' in row and "+30" in row
+    assert "llamacpp:small" not in html.split('data-section="learned"', 1)[0].rsplit("<h2", 1)[1]
