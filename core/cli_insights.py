@@ -122,8 +122,9 @@ def insights_table(rows: list[Insight], width: int = 100) -> Table:
 
 def _print(out: Console, found: list[Gain], shown: list[Insight], min_n: int) -> None:
     runs = len({g.run_id for g in found})
-    emit(out, Text.assemble(("insights", "bold"), f" · {len(found)} child/parent pairs from "
-                            f"{runs} runs"))
+    pairs = f"{len(found)} child/parent pair{'' if len(found) == 1 else 's'}"
+    emit(out, Text.assemble(("insights", "bold"), f" · {pairs} from {runs} "
+                            f"run{'' if runs == 1 else 's'}"))
     if not shown:
         emit(out, Text(f"no operator or change was seen in {min_n}+ pairs yet; lower --min-n "
                        "to see rarer ones", "yellow"))

@@ -119,6 +119,7 @@ class TuneRun:
         self._last_progress = 0.0
         self.seen: set[str] = set()
         self.predictor: Predictor | None = None          # trained on the store at the start
+        self.history_before: float | None = None         # earlier runs count if finished by then
         self.warnings: list[str] = []
         self.started = time.monotonic()
 
@@ -244,11 +245,11 @@ class TuneRun:
         """Round 1's candidates from earlier runs on similar tasks (``core.warmstart``), screened
         and admitted like proposals."""
         s = self.settings.tune
-        if not s.warm_start or self.resume:
+        if not s.warm_start:
             return []
         found = await asyncio.to_thread(
             precedents, self.store, self.task, self.settings.models.target, run_id=self.run_id,
-            threshold=s.warm_threshold)
+            threshold=s.warm_threshold, before=self.history_before)
         made = seeds(self.task, self.original, found, ctx.pool.examples if ctx.pool else ())
         made = [c for c in made if c.dedup_key not in self.seen]
         if not made:
@@ -412,9 +413,12 @@ class TuneRun:
             self.task, mode=s.tune.faithfulness, threshold=s.tune.faithfulness_threshold,
             train=splits.train or splits.dev, optimizer=optimizer, templates=self.templates,
             seed=s.tune.seed)
-        if s.tune.predictor and not self.resume:
+        # what earlier runs teach is read as of this run's start (a resumed run sees the same)
+        self.history_before = float(self.store.get_run(self.run_id)["created_at"])
+        if s.tune.predictor:
             self.predictor = await asyncio.to_thread(
-                Predictor.from_store, self.store, roles.target, exclude_run=self.run_id)
+                Predictor.from_store, self.store, roles.target, exclude_run=self.run_id,
+                before=self.history_before)
         original = self.original
         if splits.heldout:
             self.budget.hold(2 * len(splits.test) * per_example)

@@ -74,6 +74,13 @@ class _Fit:
     t: float
 
 
+def finished_by(store: Store, when: float) -> set[str]:
+    """The ids of the runs that had finished at ``when`` (a timestamp)."""
+    rows = store.db.execute("SELECT id FROM runs WHERE finished_at IS NOT NULL AND "
+                            "finished_at <= ?", [when]).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 class Predictor:
     """Ridge regression of earlier pairs' gains on their factors; see the module's docstring.
 
@@ -90,10 +97,15 @@ class Predictor:
 
     @classmethod
     def from_store(cls, store: Store, target: str | None, *, exclude_run: str | None = None,
-                   task: str | None = None) -> Predictor:
+                   task: str | None = None, before: float | None = None) -> Predictor:
         """Trained on the finished runs' pairs for ``target`` (a run's target spec, the model
-        without endpoint, or the bare model; None: all), leaving out ``exclude_run``."""
+        without endpoint, or the bare model; None: all), leaving out ``exclude_run``; with
+        ``before``, only runs finished by then (a resumed run learns from what its first leg
+        learned from)."""
         found = [g for g in gains(store, task) if g.run_id != exclude_run]
+        if before is not None:
+            done = finished_by(store, before)
+            found = [g for g in found if g.run_id in done]
         if target is None:
             return cls(found)
         name = model_name(target)

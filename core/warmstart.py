@@ -89,13 +89,16 @@ def _stored_candidate(row: dict[str, Any]) -> Candidate | None:
 
 
 def precedents(store: Store, task: Task, target: str, *, run_id: str | None = None,
-               threshold: float = DEFAULT_THRESHOLD, limit: int = 2) -> list[Precedent]:
+               threshold: float = DEFAULT_THRESHOLD, limit: int = 2,
+               before: float | None = None) -> list[Precedent]:
     """Earlier runs whose winner beat its original on a task like ``task``: the same target's
-    first, then by similarity; at most ``limit`` (one per task)."""
+    first, then by similarity; at most ``limit`` (one per task). ``before``: only runs finished
+    by then (a resumed run starts from what its first leg started from)."""
     from .metrics.similarity import embed
 
     rows = [r for r in store.runs(limit=RECENT_RUNS)
             if r["id"] != run_id and r["status"] in ("finished", "budget_exhausted")
+            and (before is None or (r["finished_at"] or before + 1) <= before)
             and r["best_id"] and r["best_id"] != r["original_id"]
             and (r["best_score"] or 0.0) > (r["original_score"] or 0.0)]
     if not rows:

@@ -632,7 +632,9 @@ async def test_an_interrupted_run_resumes_without_paying_twice(
     fake_openai: FakeServer, tmp_path: Path
 ) -> None:
     fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
-    whole = await run(fake_openai, tmp_path, sentiment_task())  # the reference: uninterrupted
+    # the two runs share a store: neither may learn from the other (tests/test_warmstart.py)
+    cold = {"tune.warm_start": False, "tune.predictor": False}
+    whole = await run(fake_openai, tmp_path, sentiment_task(), **cold)  # uninterrupted
     sent_whole = sorted(json.dumps(r["body"], sort_keys=True) for r in fake_openai.requests())
     fake_openai.reset()
     fake_openai.configure(**world(vary=proposal(GOOD), refine=proposal(PLAIN)))
@@ -641,7 +643,8 @@ async def test_an_interrupted_run_resumes_without_paying_twice(
     # one call at a time: when the 7th answer lands no other request is on the wire, so
     # "every request exactly once" is exact (a request cut off mid-flight is resent, rightly)
     stop.task = asyncio.create_task(run(fake_openai, tmp_path, sentiment_task(), stop,
-                                        **{"tune.concurrency": 1, "limits.max_in_flight": 1}))
+                                        **{"tune.concurrency": 1, "limits.max_in_flight": 1},
+                                        **cold))
     with pytest.raises(asyncio.CancelledError):
         await stop.task
     store = open_store(tmp_path)

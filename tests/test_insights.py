@@ -270,11 +270,10 @@ def test_an_empty_store_has_nothing_to_learn_from(tmp_path: Path) -> None:
 
 def test_the_prompt_tuner_command_runs_insights_end_to_end(store_path: Path) -> None:
     """Through the installed entry point, as a user types it: a table, and a one-line error."""
-    import shutil
     import subprocess
+    import sys
 
-    exe = shutil.which("prompt-tuner")
-    assert exe is not None, "the project is installed (pip install -e .)"
+    exe = str(Path(sys.executable).parent / "prompt-tuner")  # the installed console script
     done = subprocess.run([exe, "insights", "--store", str(store_path), "--target", "tiny"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
