@@ -20,6 +20,7 @@ STRATEGY = "attribution"
 INSTRUCTION_ONLY = "instruction-only"
 DEMOS_ONLY = "demos-only"
 
+MIN_EXAMPLES = 16  # dev examples the parts are scored on, at the least
 Admit = Callable[[Sequence[Candidate]], object]
 
 
@@ -54,10 +55,20 @@ async def attribute(winner: Evaluation, original: Candidate, evaluations: Mappin
     made = variants(winner.candidate, original)
     if made is None:
         return Attribution("")
+
+    def needs(examples: Sequence[Example]) -> int:
+        return per_example * sum(max(0, len(examples) - (len(evaluations[c.id].results)
+                                                          if c.id in evaluations else 0))
+                                 for c in made)
+
+    if remaining is not None and needs(dev) > remaining:
+        # as many of the dev examples as the budget affords, when that is enough to tell
+        afford = remaining // (2 * per_example)
+        if afford >= MIN_EXAMPLES:
+            dev = dev[:afford]
     todo = [c for c in made if c.id not in evaluations or evaluations[c.id].partial
             or len(evaluations[c.id].results) < len(dev)]
-    needed = per_example * sum(len(dev) - (len(evaluations[c.id].results) if c.id in evaluations
-                                           else 0) for c in todo)
+    needed = needs(dev)
     if remaining is not None and needed > remaining:
         return Attribution(
             f"What carries the gain was not measured: scoring the instruction alone and the "
@@ -102,6 +113,7 @@ def sentence(alone: Evaluation, demos: Evaluation, both: Evaluation, *, alpha: f
         lead = "The instruction and the demonstrations carry the gain together"
     else:
         lead = "Neither part alone does significantly worse than both"
-    return (f"{lead} (on the {len(both.results)} dev examples the winner was scored on): "
+    shared = len(alone.results.keys() & demos.results.keys() & both.results.keys())
+    return (f"{lead} (on {shared} dev examples): "
             f"instruction alone {alone.mean():.0%}, demonstrations with the original "
             f"instruction {demos.mean():.0%}, both {both.mean():.0%}.")

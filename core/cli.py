@@ -44,7 +44,7 @@ from . import (
     task_schema,
     tune,
 )
-from .cli_checks import non_negative, non_negative_float, writable_folder
+from .cli_checks import non_negative, non_negative_float, positive, writable_folder
 from .cli_history import add_parsers as _history_parsers
 from .cli_history import run as _history_run
 from .cli_progress import ProgressDisplay, setup_logging
@@ -161,25 +161,15 @@ def _measure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", metavar="SPEC", help="model that answers")
     p.add_argument("--judge", metavar="SPEC", help="model that judges (judge metrics)")
     p.add_argument("--split", metavar="NAME", help="train | dev | test | all (default: all)")
-    p.add_argument("--limit", type=_positive, metavar="N", help="only the first N examples of the split")
+    p.add_argument("--limit", type=positive, metavar="N", help="only the first N examples of the split")
     p.add_argument("--worst", type=non_negative, default=None, metavar="N", help="worst answers to show")
-    p.add_argument("--max-calls", type=_positive, metavar="N", help="budget: model calls sent")
-    p.add_argument("--concurrency", type=_positive, metavar="N", help="model calls in flight")
+    p.add_argument("--max-calls", type=positive, metavar="N", help="budget: model calls sent")
+    p.add_argument("--concurrency", type=positive, metavar="N", help="model calls in flight")
     p.add_argument("--seed", type=non_negative, metavar="N")
     _common(p)
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv every call")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -13,15 +13,25 @@ from pathlib import Path
 from .errors import ConfigError
 
 
-def non_negative(text: str) -> int:
-    """An argparse ``type``: a whole number, 0 or more."""
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    if value < least:
+        raise argparse.ArgumentTypeError(
+            f"{value} must be {'0 or more' if least == 0 else f'at least {least}'}")
     return value
+
+
+def non_negative(text: str) -> int:
+    """An argparse ``type``: a whole number, 0 or more."""
+    return _whole(text, 0)
+
+
+def positive(text: str) -> int:
+    """An argparse ``type``: a whole number, 1 or more."""
+    return _whole(text, 1)
 
 
 def non_negative_float(text: str) -> float:

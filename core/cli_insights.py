@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .cli_checks import positive
 from .cli_runs import task_name
 from .config import Settings, load_settings
 from .insights import Gain, Insight, gains, group
@@ -25,16 +26,6 @@ from .termcharts import table as new_table
 
 COMMAND = "insights"
 _STYLE = {"helps": "green", "hurts": "red", "no clear effect": "dim"}
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
 
 
 def add_parsers(sub: argparse._SubParsersAction[Any],
@@ -49,7 +40,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
     p.add_argument("--task", metavar="NAME", help="only the runs of this task (a name or file)")
     p.add_argument("--target", metavar="SPEC",
                    help="only this target model (its spec, with or without the endpoint)")
-    p.add_argument("--min-n", type=_positive, default=3, metavar="N",
+    p.add_argument("--min-n", type=positive, default=3, metavar="N",
                    help="hide factors seen in fewer than N child/parent pairs (default 3)")
     common(p)
     p.add_argument("--json", action="store_true", help="print the insights as one JSON document")

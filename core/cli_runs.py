@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .cli_checks import positive
 from .cli_show import print_show
 from .config import Settings
 from .datasets import is_file
@@ -44,16 +45,6 @@ FORMATS = ("csv", "jsonl")
 PREVIEW = 60
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
 def add_parsers(sub: argparse._SubParsersAction[Any],
                 common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add ``runs``, ``show``, ``export`` and ``versions``; ``common`` adds --profile/--config/
@@ -62,7 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
                        description="Past runs, newest first: date, task, target, baseline → "
                        "best score, whether the gain is significant, and what the run cost.")
     r.add_argument("--task", metavar="NAME", help="only the runs of this task")
-    r.add_argument("--limit", type=_positive, default=20, metavar="N",
+    r.add_argument("--limit", type=positive, default=20, metavar="N",
                    help="show at most N runs (default 20)")
     common(r)
     r.add_argument("--json", action="store_true", help="print the runs as one JSON list")
@@ -73,7 +64,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
                        "round, the top candidates, the winning prompt and the cost. RUN_ID is "
                        "an id, a unique prefix of one, or `last`.")
     s.add_argument("run_id", metavar="RUN_ID", help="a run id (see `prompt-tuner runs`) or `last`")
-    s.add_argument("--top", type=_positive, default=10, metavar="N",
+    s.add_argument("--top", type=positive, default=10, metavar="N",
                    help="candidates in the leaderboard (default 10)")
     common(s)
 

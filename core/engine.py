@@ -75,6 +75,7 @@ from .warmstart import describe as describe_precedents
 from .warmstart import precedents, seeds
 
 log = logging.getLogger(__name__)
+ATTRIBUTION_EXAMPLES = 32  # dev examples the budget keeps back for taking the winner apart
 
 
 def new_run_id() -> str:
@@ -420,8 +421,14 @@ class TuneRun:
                 Predictor.from_store, self.store, roles.target, exclude_run=self.run_id,
                 before=self.history_before)
         original = self.original
-        if splits.heldout:
-            self.budget.hold(2 * len(splits.test) * per_example)
+        held_test = 2 * len(splits.test) * per_example if splits.heldout else 0
+        # the winner's parts (instruction alone, demonstrations alone) are measured after the
+        # search: keep their share back too, when it is a small part of what the search has
+        parts = 2 * per_example * min(len(splits.dev), ATTRIBUTION_EXAMPLES) if splits.train else 0
+        left = self.budget.remaining_calls()
+        if left is not None and parts * 5 > left - held_test:
+            parts = 0
+        self.budget.hold(held_test + parts)
         status = "finished"
         try:
             self._admit([original])
@@ -446,6 +453,7 @@ class TuneRun:
             self.emit(RunWarning(self.run_id, "stopped early: the budget ran out while scoring "
                                            "a candidate"))
         chosen = self._pick(len(splits.dev), target.price)
+        self.budget.hold(held_test)  # the parts' share is theirs now
         taken_apart = await attribute(
             chosen.chosen, original, self.evaluations, splits.dev, per_example=per_example,
             remaining=self.budget.remaining_calls(), admit=self._admit, alpha=s.tune.alpha,

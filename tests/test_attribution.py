@@ -5,6 +5,7 @@ carries the gain; on a budget without room for it, it says why it was not measur
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -35,7 +36,7 @@ async def test_the_demonstrations_carrying_the_gain_are_measured_and_said(
     use_scripted(monkeypatch, [prompt(MOOD, demos=DEMOS, operator="demos")])
     fake_openai.configure(rules=with_demos(MOOD) + with_demos(ORIGINAL), reply="fixed:no idea")
     result = await tune(split_task(10, 12, 10), settings_for(fake_openai, tmp_path))
-    said = ("The demonstrations carry the gain (on the 12 dev examples the winner was scored on): "
+    said = ("The demonstrations carry the gain (on 12 dev examples): "
             "instruction alone 0%, demonstrations with the original instruction 100%, both 100%.")
     assert said in result.explanation
     # the original instruction with the winner's demonstrations does as well: it is returned
@@ -138,3 +139,18 @@ async def test_a_run_cut_off_while_taking_the_winner_apart_resumes_without_payin
     twice = [b for b, count in Counter(sent).items() if count > 1]
     assert len(twice) <= 1  # at most the one in flight when it was cut off
     assert resumed.explanation == reference.explanation.replace(reference.run_id, "cut-short")
+
+
+async def test_a_tight_budget_takes_the_winner_apart_on_part_of_dev(
+    fake_openai: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the budget left after the search cannot score both parts on all of dev, they are
+    scored on as many dev examples as it affords (16 at least), and the sentence says how many."""
+    use_scripted(monkeypatch, [prompt(MOOD, demos=DEMOS, operator="demos")])
+    fake_openai.configure(rules=with_demos(MOOD) + with_demos(ORIGINAL), reply="fixed:no idea")
+    result = await tune(split_task(4, 30, 6), settings_for(fake_openai, tmp_path,
+                                                           **{"budget.max_calls": 110}))
+    found = re.search(r"carry the gain \(on (\d+) dev examples\)", result.explanation)
+    assert found is not None, result.explanation
+    assert 16 <= int(found.group(1)) < result.splits["dev"]
+    assert result.calls <= 110

@@ -98,7 +98,7 @@ def value_for(action: argparse.Action, url: str) -> st.SearchStrategy[str]:
     if dest == "alpha" or dest == "older_than":
         return st.sampled_from(FLOATS)
     if action.type is not None and getattr(action.type, "__name__", "") in (
-            "int", "_positive", "non_negative", "non_negative_float", "float"):
+            "int", "positive", "non_negative", "non_negative_float", "float"):
         return st.sampled_from(INTS + FLOATS[:4])
     if dest in ("strategy", "split", "profile", "format"):
         return st.sampled_from(["auto", "refine", "opro", "evolve", "fewshot", "cot", "dev",

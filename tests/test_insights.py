@@ -19,8 +19,8 @@ from core.cli_insights import add_parsers, cmd_insights
 from core.errors import PromptTunerError
 from core.insights import Gain, changes, gains, insights, mean_ci, prompt_features
 from core.store import Store
+from tests.fakes.stored_runs import N, Run
 
-N = 30
 TINY, TINY_ELSEWHERE, SMALL = ("ollama:tiny@http://localhost:11434", "ollama:tiny@http://h:9/v1",
                                "llamacpp:small")
 BASE = ("Read the film review below carefully and decide whether the person who wrote it liked "
@@ -34,32 +34,6 @@ DEMOS = range(18)                           # +30 points
 FORMAT = [*range(3, 12)]                    # 9 right, a different 9: +0 points
 FIXED: dict[str, Any] = {"mode": "fixed", "k": 2, "indices": [0, 1], "placement": "turns"}
 KNN: dict[str, Any] = {"mode": "knn", "k": 4, "indices": [], "placement": "inline"}
-
-
-class Run:
-    def __init__(self, store: Store, run_id: str, task: str, target: str) -> None:
-        self.store, self.id, self.task = store, run_id, task
-        store.create_run(run_id, task_name=task, task={"name": task}, settings={},
-                         target=target, optimizer="ollama:opt", judge="", metric="exact")
-
-    def add(self, cid: str, text: str, right: Any, *, parent: str | None = None,
-            strategy: str = "original", operator: str = "original",
-            extras: dict[str, Any] | None = None, split: str = "dev") -> None:
-        self.store.add_candidate(self.id, self.task, candidate_id=cid,
-                                 messages=[{"role": "user", "content": text}],
-                                 parents=[parent] if parent else [], strategy=strategy,
-                                 operator=operator, generation=1 if parent else 0, extras=extras)
-        for i in range(N):
-            self.store.record_evaluation(
-                self.id, cid, i, inputs={"text": f"review {i}"}, expected="positive",
-                answer="positive" if i in right else "no idea", score=float(i in right),
-                reason="", response_key=f"{cid}:{i}", split=split)
-        score = sum(1 for i in range(N) if i in right) / N
-        self.store.set_candidate_score(self.id, cid, score=score, low=0.0, high=1.0, n=N,
-                                       status="evaluated")
-
-    def finish(self, status: str = "finished") -> None:
-        self.store.finish_run(self.id, status=status, original_id=f"{self.id}-o")
 
 
 def demos(k: int, base: dict[str, Any] = FIXED) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from core.predictor import (
     factors_of,
 )
 from core.store import Store
+from tests.fakes.stored_runs import Run
 
-N = 30
 TINY, TINY_ELSEWHERE, SMALL = ("ollama:tiny@http://localhost:11434", "ollama:tiny@http://h:9/v1",
                                "llamacpp:small")
 BASE = ("Read the film review below carefully and decide whether the person who wrote it liked "
@@ -40,31 +40,6 @@ PARENT = range(9)                                      # 9 of 30 right
 DEMOS = (range(18), range(17), range(19))              # +30, +26.7, +33.3 points
 REWRITES = (range(6), range(5), range(7))              # -10, -13.3, -6.7 points
 FIXED: dict[str, Any] = {"mode": "fixed", "k": 2, "indices": [0, 1], "placement": "turns"}
-
-
-class Run:
-    def __init__(self, store: Store, run_id: str, task: str, target: str) -> None:
-        self.store, self.id, self.task = store, run_id, task
-        store.create_run(run_id, task_name=task, task={"name": task}, settings={},
-                         target=target, optimizer="ollama:opt", judge="", metric="exact")
-
-    def add(self, cid: str, text: str, right: Any, *, parent: str | None = None,
-            strategy: str = "original", operator: str = "original",
-            extras: dict[str, Any] | None = None, scored: bool = True) -> None:
-        self.store.add_candidate(self.id, self.task, candidate_id=cid,
-                                 messages=[{"role": "user", "content": text}],
-                                 parents=[parent] if parent else [], strategy=strategy,
-                                 operator=operator, generation=1 if parent else 0, extras=extras)
-        if not scored:
-            return
-        for i in range(N):
-            self.store.record_evaluation(
-                self.id, cid, i, inputs={"text": f"review {i}"}, expected="positive",
-                answer="positive" if i in right else "no idea", score=float(i in right),
-                reason="", response_key=f"{cid}:{i}")
-
-    def finish(self) -> None:
-        self.store.finish_run(self.id, status="finished", original_id=f"{self.id}-o")
 
 
 def build(store: Store, rid: str, target: str, *, demos_gain: int, rewrite_gain: int) -> None:
