@@ -461,7 +461,7 @@ class TuneRun:
         self.attribution = taken_apart.text
         self.budget.release()
         confirmation = await self._confirm(evaluator, splits, taken_apart.prefer or chosen.chosen)
-        return self._finalize(status, splits, confirmation)
+        return await self._finalize(status, splits, confirmation)
 
     async def _search(self, strategy: Strategy, ctx: StrategyContext, evaluator: Evaluator,
                       splits: Splits) -> None:
@@ -622,7 +622,7 @@ class TuneRun:
             return Confirmation(self.evaluations[original.id], best, heldout=False)
         return Confirmation(orig_t, best_t, heldout=True)
 
-    def _finalize(self, status: str, splits: Splits, conf: Confirmation) -> TuneResult:
+    async def _finalize(self, status: str, splits: Splits, conf: Confirmation) -> TuneResult:
         s = self.settings.tune
         self.emit(PhaseStarted(self.run_id, "finalize", None, "report"))
         self._progress(force=True)
@@ -637,8 +637,10 @@ class TuneRun:
         result = outcome(measured, conf, alpha=s.alpha, seed=s.seed, keep_best=s.keep_best,
                          usage=self.hub.stats(), calls=total.calls, cache_hits=total.cache_hits,
                          duration_s=time.monotonic() - self.started, warnings=list(self.warnings))
-        unwritten = write_run_files(result, self.store, self.settings.runs_dir() / self.run_id,
-                                    self.templates)
+        # off the event loop: the report embeds the candidates and reads the store's history
+        unwritten = await asyncio.to_thread(
+            write_run_files, result, self.store, self.settings.runs_dir() / self.run_id,
+            self.templates)
         self.store.finish_run(self.run_id, status=status, original_id=self.original.id,
                               best_id=result.best.id, original_score=result.original.estimate.mean,
                               best_score=result.best.estimate.mean, result=result.to_json(),

@@ -79,7 +79,11 @@ def build_history(root: Path) -> History:
                 "models.target": spec, "models.optimizer": spec, "cache.enabled": False,
                 "store_path": str(root / "store.db"), "run_dir": str(root / "runs"),
                 "tune.strategy": "refine", "tune.rounds": 2, "tune.variations": 2,
-                "tune.seed": 7, **flags}).settings
+                # each run is a kind of its own: none begins from, or skips by, another's history,
+                # and the world's one-word refinement ("Carefully …") is measured, not deduplicated
+                "tune.seed": 7, "tune.warm_start": False, "tune.predictor": False,
+                "tune.duplicate_threshold": 1.01,
+                **flags}).settings
             return asyncio.run(tune(task, settings, reviewer=reviewer))
 
         (root / "films").mkdir()

@@ -463,6 +463,7 @@ def test_an_older_store_nobody_may_write_says_how_to_upgrade_it(
     before = store.read_bytes()
     with read_only(store, store.parent):
         line = one_error_line(["runs", "--store", str(store)], capsys)
-    assert f"the store {store} has schema v3, older than this prompt-tuner (v5)" in line
+    assert (f"the store {store} has schema v3, older than this prompt-tuner "
+            f"(v{len(MIGRATIONS)})") in line
     assert "where it may write the file" in line
     assert store.read_bytes() == before
