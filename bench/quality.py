@@ -102,12 +102,18 @@ def load_tasks(args: argparse.Namespace, work: Path) -> list[tuple[str, Task]]:
 
 
 def _instruction_alone(result: Any) -> dict[str, Any] | None:
-    """The winner's instruction without its demonstrations, as scored on dev by the run's
-    attribution (None when the winner has no demonstrations)."""
-    for c in result.candidates:
-        if c.candidate.operator == "instruction-only":
-            return _est(c.estimate)
-    return None
+    """The winner's instruction without its demonstrations, as scored on dev (by the run's
+    attribution, or earlier when the search had measured that prompt already); None when the
+    winner has no demonstrations. A returned "original instruction with the winner's demos"
+    stands for the winner it was taken from."""
+    by_id = {c.id: c for c in result.candidates}
+    winner = (result.search_best or result.best).candidate
+    if winner.strategy == "attribution" and winner.parents and winner.parents[0] in by_id:
+        winner = by_id[winner.parents[0]].candidate
+    if winner.demos is None:
+        return None
+    alone = by_id.get(Candidate(winner.messages, answer_prefix=winner.answer_prefix).id)
+    return _est(alone.dev or alone.estimate) if alone is not None else None
 
 
 async def one(name: str, task: Task, strategy: str, args: argparse.Namespace,
