@@ -22,7 +22,6 @@ from typing import Any
 from .attribution import attribute
 from .budget import Budget
 from .candidate import Candidate
-from .clusters import embed_candidates, near_duplicate
 from .config import Secrets, Settings, load_secrets
 from .errors import (
     BudgetExhausted,
@@ -54,7 +53,6 @@ from .models import ModelHub
 from .models.base import Completion, Request
 from .outcome import Confirmation, Measured, outcome
 from .plan import answer_tokens, check_budget, fit_dev
-from .predictor import Prediction, Predictor
 from .racing import Racing
 from .render import DemoPool
 from .result import TuneResult
@@ -65,14 +63,13 @@ from .review import (
     review_entries,
 )
 from .run_files import write_run_files
+from .screening import Screening
 from .selection import Pick, PriceFn, pick
 from .splits import auto_splits
 from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
 from .task import Example, Task
 from .templates import TemplateLibrary
-from .warmstart import describe as describe_precedents
-from .warmstart import precedents, seeds
 
 log = logging.getLogger(__name__)
 ATTRIBUTION_EXAMPLES = 32  # dev examples the budget keeps back for taking the winner apart
@@ -119,8 +116,6 @@ class TuneRun:
         self._split: dict[str, str] = {}                 # candidate id -> split now being scored
         self._last_progress = 0.0
         self.seen: set[str] = set()
-        self.predictor: Predictor | None = None          # trained on the store at the start
-        self.history_before: float | None = None         # earlier runs count if finished by then
         self.warnings: list[str] = []
         self.started = time.monotonic()
 
@@ -243,24 +238,19 @@ class TuneRun:
         return fresh
 
     async def _warm(self, ctx: StrategyContext) -> list[Candidate]:
-        """Round 1's candidates from earlier runs on similar tasks (``core.warmstart``), screened
-        and admitted like proposals."""
-        s = self.settings.tune
-        if not s.warm_start:
-            return []
-        found = await asyncio.to_thread(
-            precedents, self.store, self.task, self.settings.models.target, run_id=self.run_id,
-            threshold=s.warm_threshold, before=self.history_before)
-        made = seeds(self.task, self.original, found, ctx.pool.examples if ctx.pool else ())
+        """Round 1's candidates from earlier runs on similar tasks (``core.warmstart``), checked
+        for faithfulness and admitted like proposals."""
+        made, said = await self.screening.warm(ctx.pool.examples if ctx.pool else ())
         made = [c for c in made if c.dedup_key not in self.seen]
         if not made:
             return []
-        self.emit(RunWarning(self.run_id, describe_precedents(found), level="info"))
+        self.emit(RunWarning(self.run_id, said, level="info"))
         known = {e.candidate.id: e.candidate for e in self.evaluations.values()}
         return self._admit(made, await self.faithful.screen(made, known))
 
     async def _propose(self, strategy: Strategy, ctx: StrategyContext, n: int) -> list[Candidate]:
-        """The strategy's new proposals that pass the faithfulness check (``core.faithful``);
+        """The strategy's new proposals that pass the screening (``core.screening``: faithful
+        to the task, no near-duplicate of a measured prompt, no confident predicted loser);
         when some are rejected it is asked again for as many, ``tune.faithfulness_retries``
         times at most."""
         fresh: list[Candidate] = []
@@ -269,79 +259,14 @@ class TuneRun:
             made = [c for c in await strategy.step(ctx, n - len(fresh))
                     if c is not None and c.dedup_key not in self.seen]
             known = {e.candidate.id: e.candidate for e in self.evaluations.values()}
-            rejected = await self.faithful.screen(made, known)
-            rejected.update(await self._near_duplicates(
-                [c for c in made if c.id not in rejected]))
-            predicted = self._predict([c for c in made if c.id not in rejected],
-                                      {**known, **{c.id: c for c in made}})
-            rejected.update({cid: why for cid, (_, why) in predicted.items() if why})
+            measured = [e.candidate for e in self.evaluations.values() if e.results]
+            rejected, predicted = await self.screening.screen(made, known, measured)
             fresh += self._admit(made, rejected)
-            self._record_predictions(made, predicted)
+            self.screening.record(made, predicted)
             if not rejected or len(fresh) >= n:
                 break
         ctx.retry = 0
         return fresh
-
-    def _predict(self, made: Sequence[Candidate], known: Mapping[str, Candidate]
-                 ) -> dict[str, tuple[Prediction, str]]:
-        """The predictor's expected dev gain of each proposal over its parent, and why it is
-        skipped ("" when it is scored): a confident predicted loser (``core.predictor``), but
-        never every proposal of the ask."""
-        if self.predictor is None:
-            return {}
-        out: dict[str, tuple[Prediction, str]] = {}
-        for cand in made:
-            parent = known.get(cand.parents[0]) if cand.parents else None
-            if parent is not None:
-                out[cand.id] = (self.predictor.predict(parent, cand), "")
-        # only this target's own history may cost a proposal its measurement
-        losers = [] if self.predictor.pooled else [
-            cid for cid, (pred, _) in out.items() if pred.loser]
-        if len(losers) == len(made) and losers:  # keep the most promising one
-            losers.remove(max(losers, key=lambda cid: out[cid][0].gain))
-        for cid in losers:
-            pred = out[cid][0]
-            out[cid] = (pred, f"predicted to lose to its parent: {pred.gain * 100:+.0f} points "
-                              f"[{pred.low * 100:+.0f}, {pred.high * 100:+.0f}] from "
-                              f"{pred.support} earlier candidates like it")
-        return out
-
-    def _record_predictions(self, made: Sequence[Candidate],
-                            predicted: Mapping[str, tuple[Prediction, str]]) -> None:
-        target = self.settings.models.target
-        for cand in made:
-            if cand.id in predicted and cand.parents:
-                pred, why = predicted[cand.id]
-                self.store.record_prediction(
-                    self.run_id, cand.id, parent_id=cand.parents[0], target=target,
-                    predicted=pred.gain, low=pred.low, high=pred.high, support=pred.support,
-                    skipped=bool(why))
-
-    async def _near_duplicates(self, made: Sequence[Candidate]) -> dict[str, str]:
-        """Proposals whose instruction means what an already measured prompt's does (MiniLM
-        cosine at least ``tune.duplicate_threshold``; case and punctuation never count), with
-        the same demonstrations and answer line: id -> why. They cost no target call."""
-        threshold = self.settings.tune.duplicate_threshold
-        if not made or threshold > 1:
-            return {}
-        measured = [e.candidate for e in self.evaluations.values() if e.results]
-
-        def look() -> dict[str, str]:
-            vectors = dict(zip((c.id for c in measured),
-                               embed_candidates([c.text() for c in measured]), strict=True))
-            out: dict[str, str] = {}
-            for cand in made:
-                same = [(c.id, vectors[c.id]) for c in measured
-                        if c.demos == cand.demos and c.answer_prefix == cand.answer_prefix]
-                twin = near_duplicate(cand.text(), same, threshold) if same else None
-                if twin is not None:
-                    out[cand.id] = f"near-duplicate of `{twin}`, already measured"
-            return out
-
-        try:
-            return await asyncio.to_thread(look)
-        except TaskError:  # no embedding model installed: every proposal is measured
-            return {}
 
     async def _score(self, evaluator: Evaluator, cands: Sequence[Candidate],
                      examples: Sequence[Example], upto: int | None = None,
@@ -414,12 +339,9 @@ class TuneRun:
             self.task, mode=s.tune.faithfulness, threshold=s.tune.faithfulness_threshold,
             train=splits.train or splits.dev, optimizer=optimizer, templates=self.templates,
             seed=s.tune.seed)
-        # what earlier runs teach is read as of this run's start (a resumed run sees the same)
-        self.history_before = float(self.store.get_run(self.run_id)["created_at"])
-        if s.tune.predictor:
-            self.predictor = await asyncio.to_thread(
-                Predictor.from_store, self.store, roles.target, exclude_run=self.run_id,
-                before=self.history_before)
+        self.screening = Screening(self.task, s, self.store, self.run_id, self.faithful,
+                                   self.original)
+        await self.screening.learn()  # what earlier runs teach, as of this run's start
         original = self.original
         held_test = 2 * len(splits.test) * per_example if splits.heldout else 0
         # the winner's parts (instruction alone, demonstrations alone) are measured after the
