@@ -8,7 +8,6 @@ on plain output (a pipe, a log) diffs use ``[-deleted-]{+inserted+}`` markers in
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ from .lineage import (
     word_diff,
 )
 from .store import Store
+from .termcharts import emit_json
 
 COMMANDS = ("lineage", "diff")
 _NOTE_WIDTH = 60
@@ -157,18 +157,10 @@ def lineage_lines(store: Store, run_id: str, roots: list[Node]) -> list[str]:
     return lines
 
 
-def _emit_json(out: Console, data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False)
-    if out.is_terminal:
-        out.print_json(text)
-    else:
-        out.out(text, highlight=False)
-
-
 def _lineage(store: Store, run_id: str, args: argparse.Namespace, out: Console) -> int:
     roots = lineage(store, run_id)
     if args.json:
-        _emit_json(out, [node.to_json(depth) for depth, node in walk(roots)])
+        emit_json(out, [node.to_json(depth) for depth, node in walk(roots)])
         return 0
     if out.is_terminal:
         out.print(lineage_tree(store, run_id, roots))
@@ -246,7 +238,7 @@ def _diff(store: Store, run_id: str, args: argparse.Namespace, out: Console) -> 
     old, old_in_run = _against(store, run_id, new, args.other)
     segments = word_diff(candidate_text(old), candidate_text(new))
     if args.json:
-        _emit_json(out, {"run_id": run_id, "old": _summary(old, old_in_run),
+        emit_json(out, {"run_id": run_id, "old": _summary(old, old_in_run),
                          "new": _summary(new, True),
                          "segments": [{"op": op, "text": part} for op, part in segments]})
         return 0

@@ -8,7 +8,6 @@ JSON document.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from .cli_runs import task_name
 from .config import Settings, load_settings
 from .insights import Gain, Insight, gains, group
 from .store import Store
-from .termcharts import emit
+from .termcharts import emit, emit_json
 from .termcharts import table as new_table
 
 COMMAND = "insights"
@@ -63,7 +62,7 @@ def cmd_insights(args: argparse.Namespace, out: Console, settings: Settings | No
         found = gains(store, task=task, target=args.target)
         shown = group(found, args.min_n)
         if args.json:
-            _emit_json(out, _document(store, args, task, found, shown))
+            emit_json(out, _document(store, args, task, found, shown))
         elif not found:
             where = "".join([f" of task '{task}'" if task else "",
                              f" on target '{args.target}'" if args.target else ""])
@@ -82,14 +81,6 @@ def _document(store: Store, args: argparse.Namespace, task: str | None, found: l
     return {"store": str(store.path), "task": task, "target": args.target, "min_n": args.min_n,
             "pairs": len(found), "runs": len({g.run_id for g in found}),
             "insights": [i.to_json() for i in shown]}
-
-
-def _emit_json(out: Console, data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False)
-    if out.is_terminal:
-        out.print_json(text)
-    else:
-        out.out(text, highlight=False)
 
 
 def _pts(x: float) -> str:

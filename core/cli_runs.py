@@ -37,7 +37,7 @@ from .history import (
     task_versions,
 )
 from .store import Store
-from .termcharts import emit
+from .termcharts import emit, emit_json
 from .termcharts import table as new_table
 
 COMMANDS = ("runs", "show", "export", "versions")
@@ -121,14 +121,6 @@ def _dispatch(store: Store, args: argparse.Namespace, out: Console) -> int:
     return _versions(store, args, out)
 
 
-def _emit_json(out: Console, data: Any) -> None:
-    text = json.dumps(data, ensure_ascii=False)
-    if out.is_terminal:
-        out.print_json(text)
-    else:
-        out.out(text, highlight=False)
-
-
 def _short(text: str, width: int = PREVIEW) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -204,7 +196,7 @@ def runs_table(summaries: list[RunSummary], width: int = 100) -> Table:
 def _runs(store: Store, args: argparse.Namespace, out: Console) -> int:
     summaries = list_runs(store, task=args.task, limit=args.limit)
     if args.json:
-        _emit_json(out, [s.to_json() for s in summaries])
+        emit_json(out, [s.to_json() for s in summaries])
         return 0
     if not summaries:
         where = f" of task '{args.task}'" if args.task else ""
@@ -304,7 +296,7 @@ def _versions(store: Store, args: argparse.Namespace, out: Console) -> int:
     name = task_name(args.task)
     versions = task_versions(store, name)
     if args.json:
-        _emit_json(out, [_version_json(v) for v in versions])
+        emit_json(out, [_version_json(v) for v in versions])
         return 0
     emit(out, Text.assemble((f"task {name}", "bold"),
                             f" · {len(versions)} versions in {store.path}"))

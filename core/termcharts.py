@@ -12,6 +12,9 @@ high end, ``·`` the rest of the scale (0-100%).
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
@@ -66,6 +69,15 @@ def interval(est: Estimate | None, *, n: bool = True) -> str:
 def table() -> Table:
     """A table with a rule under its header, columns two spaces apart, no outer border."""
     return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+
+
+def emit_json(out: Console, data: Any) -> None:
+    """One JSON document: highlighted on a terminal, plain (one line) elsewhere."""
+    text = json.dumps(data, ensure_ascii=False)
+    if out.is_terminal:
+        out.print_json(text)
+    else:
+        out.out(text, highlight=False)
 
 
 def emit(out: Console, renderable: RenderableType) -> None:
