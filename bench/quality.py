@@ -23,6 +23,10 @@ answer space), and a hand-written reference — the original plus the one format
 names the answer words (``format_instruction``), scored on the same test examples by the same
 target (its calls are counted apart, in ``ref calls``). Runs use their own store and response cache under
 ``--work`` (default: a fresh temporary folder), so numbers are not borrowed from earlier runs.
+
+What the tuner learns across runs (issue 14) is measured in two passes: the first ``--cold`` on a
+shared ``--store``, the second on the same store with a fresh ``--cache`` (so no answer is
+borrowed, only what the runs taught), and ``bench/passes.py`` prints them side by side.
 """
 
 from __future__ import annotations
@@ -121,9 +125,12 @@ async def one(name: str, task: Task, strategy: str, args: argparse.Namespace,
     flags: dict[str, Any] = {
         "models.target": args.target, "models.optimizer": args.optimizer,
         "models.judge": args.judge or args.target, "budget.max_calls": args.max_calls,
-        "tune.strategy": strategy, "tune.seed": args.seed, "store_path": str(work / "store.db"),
-        "run_dir": str(work / "runs"), "cache.path": str(work / "cache.db"),
+        "tune.strategy": strategy, "tune.seed": args.seed, "store_path": str(store_path(args, work)),
+        "run_dir": str(work / "runs"), "cache.path": str(Path(args.cache) if args.cache
+                                                          else work / "cache.db"),
     }
+    if args.cold:  # nothing learned from the store's earlier runs
+        flags.update({"tune.warm_start": False, "tune.predictor": False})
     if args.rounds:
         flags["tune.rounds"] = args.rounds
     if args.max_answer_tokens:  # a rambling 135M model spends most of its time on long answers
@@ -135,9 +142,9 @@ async def one(name: str, task: Task, strategy: str, args: argparse.Namespace,
     cmp = result.comparison
     orig = result.candidates[0]
     best = result.search_best or result.best
-    tuned_scores = _test_scores(work, result.run_id, best.candidate.id)
+    tuned_scores = _test_scores(store_path(args, work), result.run_id, best.candidate.id)
     return {
-        **_majority(work, result.run_id),
+        **_majority(store_path(args, work), result.run_id),
         **(await _reference(task, settings, tuned_scores) if result.heldout else _NO_REF),
         "task": name, "strategy": strategy, "run_id": result.run_id,
         "heldout": result.heldout, "n_test": result.splits.get("test", 0),
@@ -151,6 +158,9 @@ async def one(name: str, task: Task, strategy: str, args: argparse.Namespace,
         "instruction": best.candidate.text(), "demos": best.candidate.demos.k if best.candidate.demos else 0,
         "instruction_alone_dev": _instruction_alone(result), "attribution": result.attribution,
         "calls": result.calls, "cache_hits": result.cache_hits,
+        "tuned_test_scores": {str(k): v for k, v in sorted(tuned_scores.items())},
+        "warm_seeds": sum(c.candidate.strategy == "warm" for c in result.candidates),
+        "skipped": _skipped(store_path(args, work), result.run_id),
         "seconds": round(time.monotonic() - started, 1), "status": result.status,
     }
 
@@ -159,12 +169,32 @@ _NO_REF: dict[str, Any] = {"reference": None, "reference_prompt": None, "vs_refe
                            "reference_calls": 0}
 
 
-def _test_scores(work: Path, run_id: str, candidate_id: str) -> dict[int, float]:
+def store_path(args: argparse.Namespace, work: Path) -> Path:
+    return Path(args.store) if args.store else work / "store.db"
+
+
+def _test_scores(path: Path, run_id: str, candidate_id: str) -> dict[int, float]:
     """A candidate's stored held-out scores, by test example."""
-    store = Store(work / "store.db")
+    store = Store(path)
     try:
         return {int(r["example_index"]): float(r["score"] or 0.0)
                 for r in store.evaluations(run_id, candidate_id, split="test")}
+    finally:
+        store.close()
+
+
+def _skipped(path: Path, run_id: str) -> dict[str, int]:
+    """The proposals the run did not pay for, by why (rejected before any target call)."""
+    store = Store(path)
+    try:
+        out: dict[str, int] = {}
+        for c in store.candidates(run_id):
+            if c["status"] == "rejected":
+                why = (c["note"] or "").removeprefix("rejected: ")
+                key = ("predicted loser" if why.startswith("predicted") else
+                       "near-duplicate" if why.startswith("near-duplicate") else "unfaithful")
+                out[key] = out.get(key, 0) + 1
+        return out
     finally:
         store.close()
 
@@ -174,10 +204,10 @@ def _versus(diff: float, low: float, high: float, p: float, significant: bool) -
             "significant": bool(significant and diff > 0)}
 
 
-def _majority(work: Path, run_id: str) -> dict[str, Any]:
+def _majority(path: Path, run_id: str) -> dict[str, Any]:
     """Always answering the most frequent train label, and the tuned prompt against it (the run's
     stored baselines: no model call)."""
-    store = Store(work / "store.db")
+    store = Store(path)
     try:
         b = load_run(store, run_id).baselines
     finally:
@@ -288,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="cap the target's answer length (chain of thought keeps its own room)")
     p.add_argument("--bench", default=str(BENCH), help="the benchmark folder")
     p.add_argument("--work", help="folder for the runs' store and cache (default: a new temp dir)")
+    p.add_argument("--store", help="the runs' store (default: WORK/store.db); give one that holds "
+                   "earlier runs to measure what the tuner learned from them")
+    p.add_argument("--cache", help="the response cache (default: WORK/cache.db)")
+    p.add_argument("--cold", action="store_true",
+                   help="learn nothing from the store's earlier runs (no warm start, no "
+                   "predictor)")
     p.add_argument("--data", help="folder of public datasets (e.g. ../shared/datasets): adds them as tasks")
     p.add_argument("--public", help=f"comma-separated public tasks (default with --data: "
                    f"{','.join(PUBLIC_TASKS)})")

@@ -70,6 +70,8 @@ from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
 from .task import Example, Task
 from .templates import TemplateLibrary
+from .warmstart import STRATEGY as WARM
+from .warmstart import TRANSFER
 
 log = logging.getLogger(__name__)
 ATTRIBUTION_EXAMPLES = 32  # dev examples the budget keeps back for taking the winner apart
@@ -426,11 +428,22 @@ class TuneRun:
                                     [best.results[i].score for i in shared])
                 gained = p < s.alpha
             quiet = 0 if gained else quiet + 1
-            if quiet >= s.patience and number < s.rounds:
+            patience = self._patience(best.candidate)
+            if quiet >= patience and number < s.rounds:
                 self.emit(RunWarning(self.run_id, f"stopping after round {number}: {quiet} rounds "
-                                     "without a significant gain on the dev examples",
+                                     "without a significant gain on the dev examples"
+                                     + ("" if patience == s.patience else
+                                        " (the best is an earlier run's winner on this task)"),
                                      level="info"))
                 break
+
+    def _patience(self, best: Candidate) -> int:
+        """Rounds without a gain before the search stops. When the best is an earlier run's
+        winning prompt carried over by the warm start, that run has done this search already:
+        one round that cannot beat it ends this one."""
+        if best.strategy == WARM and best.operator == TRANSFER:
+            return 1
+        return self.settings.tune.patience
 
     def _record_round(self, number: int, best: Evaluation,
                       decision: RoundDecision | None = None) -> None:

@@ -130,3 +130,28 @@ def test_unfinished_or_failed_runs_are_no_precedent(tmp_path: Path, status: str)
     finally:
         store.close()
 
+
+
+def test_a_rerun_led_by_the_earlier_winner_stops_after_one_round_without_gain(
+        fake_openai: FakeServer, tmp_path: Path) -> None:
+    """The earlier run did this search already: once its winner leads, one round that cannot
+    beat it ends the rerun (patience 1), where a cold run waits ``tune.patience`` rounds."""
+    fake_openai.configure(rules=rules(), reply="fixed:no idea")
+    task = load_task(task_file(tmp_path))
+    first = asyncio.run(tune(task, _settings(fake_openai, tmp_path, **{"tune.rounds": 4})))
+    assert first.best.candidate.messages[0].content == P4
+
+    fake_openai.reset()
+    fake_openai.configure(rules=rules(), reply="fixed:no idea")
+    second = asyncio.run(tune(task, _settings(fake_openai, tmp_path, **{"tune.rounds": 4})))
+    assert second.best.candidate.strategy == "warm"
+    assert second.best.candidate.operator == "transfer"
+    store = Store(tmp_path / "store.db")
+    try:
+        rounds = {run: [r["round"] for r in store.rounds(run)]
+                  for run in (first.run_id, second.run_id)}
+    finally:
+        store.close()
+    assert rounds[first.run_id] == [0, 1, 2, 3, 4]
+    assert rounds[second.run_id] == [0, 1, 2]
+    assert second.calls < first.calls
