@@ -192,6 +192,7 @@ def _skipped(path: Path, run_id: str) -> dict[str, int]:
             if c["status"] == "rejected":
                 why = (c["note"] or "").removeprefix("rejected: ")
                 key = ("predicted loser" if why.startswith("predicted") else
+                       "measured before" if why.startswith("measured in run") else
                        "near-duplicate" if why.startswith("near-duplicate") else "unfaithful")
                 out[key] = out.get(key, 0) + 1
         return out

@@ -12,6 +12,16 @@ Fronts import from here only; everything else is internal.
 
 from __future__ import annotations
 
+from .ab import (
+    ABError,
+    ABReport,
+    ABRun,
+    PairVerdict,
+    StrategySummary,
+    check_ab,
+    compare_strategies,
+    run_ab,
+)
 from .budget import BudgetLimits, Usage
 from .candidate import Candidate
 from .config import (
@@ -63,14 +73,29 @@ from .history import (
     task_versions,
 )
 from .metrics import JudgeConsistency, MetricContext, MetricType, metric_types, register_metric
+from .metrics.base import Score
 from .metrics.custom_ref import CustomRef, custom_metric_refs
 from .metrics.stats import Estimate, PairedComparison, compare_paired
 from .models import Completion, Message, Model, ModelHub, Request, ResponseCache, known_kinds
+from .models.base import Adapter
 from .models.cache import CacheStats
+from .models.registry import ModelSpec
 from .plan import answer_tokens, fit_dev, plan_calls
+from .plugins import Command as PluginCommand
+from .plugins import Plugin, Register, hookimpl, registered, registered_checks
+from .plugins import plugins as loaded_plugins
+from .processors import (
+    Processor,
+    ProcessorContext,
+    processor_code_refs,
+    processor_names,
+    register_processor,
+)
 from .promptfile import load_prompt, parse_prompt_text
+from .report.safety import safety_summary
 from .result import CandidateResult, TuneResult
 from .review import ReviewEntry, Reviewer, RoundDecision, RoundReview
+from .safety import find_injection, injection_matches
 from .sqlitedb import (
     StorageBusy,
     StorageCorrupt,
@@ -81,7 +106,7 @@ from .sqlitedb import (
 )
 from .sqlitedb import migrate as migrate_database
 from .store import Store
-from .strategies import strategy_names
+from .strategies import Scored, Strategy, StrategyContext, strategy_names
 from .task import Example, MetricSpec, Task, load_task, quick_task, task_schema
 from .templates import prompt_slots
 from .trust import NamedEndpoint, bound_key_names, endpoint_note, spec_place, task_endpoints
@@ -92,6 +117,10 @@ __version__ = "0.1.0"
 __all__ = [
     "EXPORT_FIELDS",
     "PROFILES",
+    "ABError",
+    "ABReport",
+    "ABRun",
+    "Adapter",
     "BudgetExhausted",
     "BudgetLimits",
     "CacheStats",
@@ -122,13 +151,20 @@ __all__ = [
     "ModelCalled",
     "ModelError",
     "ModelHub",
+    "ModelSpec",
     "ModelSpecError",
     "ModelUnavailable",
     "NamedEndpoint",
+    "PairVerdict",
     "PairedComparison",
     "PhaseStarted",
+    "Plugin",
+    "PluginCommand",
+    "Processor",
+    "ProcessorContext",
     "Progress",
     "PromptTunerError",
+    "Register",
     "ReportNotWritten",
     "Request",
     "ResponseCache",
@@ -142,6 +178,8 @@ __all__ = [
     "RunSummary",
     "RunView",
     "RunWarning",
+    "Score",
+    "Scored",
     "Secrets",
     "Settings",
     "StorageBusy",
@@ -150,6 +188,9 @@ __all__ = [
     "StorageFull",
     "StorageReadOnly",
     "Store",
+    "Strategy",
+    "StrategyContext",
+    "StrategySummary",
     "Task",
     "TaskError",
     "TuneResult",
@@ -158,16 +199,21 @@ __all__ = [
     "__version__",
     "answer_tokens",
     "bound_key_names",
+    "check_ab",
     "compare_paired",
     "compare_prompts",
+    "compare_strategies",
     "compose_yaml",
     "custom_metric_refs",
     "describe_settings",
     "endpoint_note",
     "evaluate_prompt",
     "export_rows",
+    "find_injection",
     "first_user_error",
     "fit_dev",
+    "hookimpl",
+    "injection_matches",
     "known_kinds",
     "list_runs",
     "load_prompt",
@@ -175,6 +221,7 @@ __all__ = [
     "load_settings",
     "load_task",
     "load_yaml",
+    "loaded_plugins",
     "metric_types",
     "migrate_database",
     "new_run_id",
@@ -183,12 +230,19 @@ __all__ = [
     "open_store",
     "parse_prompt_text",
     "plan_calls",
+    "processor_code_refs",
+    "processor_names",
     "prompt_slots",
     "quick_task",
     "register_metric",
+    "register_processor",
+    "registered",
+    "registered_checks",
     "resolve_models",
     "resolve_run_id",
     "resume",
+    "run_ab",
+    "safety_summary",
     "spec_place",
     "strategy_names",
     "task_endpoints",

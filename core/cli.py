@@ -25,7 +25,6 @@ from . import (
     PromptTunerError,
     Task,
     TuneResult,
-    cli_insights,
     cli_report,
     cli_runs,
     compare_prompts,
@@ -49,6 +48,7 @@ from .cli_history import add_parsers as _history_parsers
 from .cli_history import run as _history_run
 from .cli_progress import ProgressDisplay, setup_logging
 from .datasets import is_file
+from .plugins import commands as plugin_commands
 
 PROG = "prompt-tuner"
 
@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     _history_parsers(sub, _common)
     cli_report.add_parsers(sub, _common)
     cli_runs.add_parsers(sub, _common)
-    cli_insights.add_parsers(sub, _common)
+    for command in plugin_commands().values():  # the built-ins' and installed plugins'
+        command.add_parser(sub, _common)
 
     sc = sub.add_parser("schema", help="print a JSON Schema (of the task file)")
     sc.add_argument("what", choices=["task"], help="task: the task file format")
@@ -430,8 +431,9 @@ def main(argv: list[str] | None = None) -> int:
             return cli_report.run(args, out, _load(args).settings)
         if args.command in cli_runs.COMMANDS:
             return cli_runs.run(args, out, _load(args).settings)
-        if args.command == cli_insights.COMMAND:
-            return cli_insights.cmd_insights(args, out, _load(args).settings)
+        command = plugin_commands().get(args.command)
+        if command is not None:
+            return command.run(args, out, _load(args).settings)
         if args.command == "schema":
             print(json.dumps(task_schema(), indent=2))
             return 0

@@ -19,6 +19,7 @@ from .cli_checks import positive
 from .cli_runs import task_name
 from .config import Settings, load_settings
 from .insights import Gain, Insight, gains, group
+from .predictor import calibration, describe
 from .store import Store
 from .termcharts import emit, emit_json
 from .termcharts import table as new_table
@@ -61,8 +62,10 @@ def cmd_insights(args: argparse.Namespace, out: Console, settings: Settings | No
         task = task_name(args.task) if args.task else None
         found = gains(store, task=task, target=args.target)
         shown = group(found, args.min_n)
+        cal = calibration(store, target=args.target)
         if args.json:
-            emit_json(out, _document(store, args, task, found, shown))
+            emit_json(out, {**_document(store, args, task, found, shown),
+                            "predictor": cal.to_json()})
         elif not found:
             where = "".join([f" of task '{task}'" if task else "",
                              f" on target '{args.target}'" if args.target else ""])
@@ -71,6 +74,8 @@ def cmd_insights(args: argparse.Namespace, out: Console, settings: Settings | No
                       markup=False, soft_wrap=True)
         else:
             _print(out, found, shown, args.min_n)
+        if not args.json and (cal.n or cal.skipped):
+            emit(out, Text(f"predictor ({args.target or 'every target'}): {describe(cal)}", "dim"))
         return 0
     finally:
         store.close()

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from .history import CandidateView, RunView, best_so_far
 from .metrics.stats import Estimate
+from .report.safety import safety_facts
 from .termcharts import LEGEND, emit, interval, score_bar, sparkline
 from .termcharts import table as new_table
 
@@ -117,7 +118,8 @@ def result_section(view: RunView, bar: int = BAR) -> RenderableType:
         _score_row(grid, "best", search, view.headline(search), bar,
                    "★ returned" if best is not None and best.id == search.id else "")
     lines: list[RenderableType] = [grid, verdict(view)]
-    lines += [t for t in (baseline_line(view), rejected_line(view)) if t is not None]
+    lines += [t for t in (baseline_line(view), rejected_line(view), safety_line(view))
+              if t is not None]
     lines += [Text(str(res[key]), "dim") for key in ("pick", "attribution") if res.get(key)]
     for warning in res.get("warnings") or []:
         lines.append(Text(f"warning: {warning}", "yellow"))
@@ -174,6 +176,14 @@ def rejected_line(view: RunView) -> Text | None:
     text = Text(f"rejected before scoring: {total} proposal{'s' if total != 1 else ''} — ", "yellow")
     text.append("; ".join(f"{r} ({n})" for r, n in reasons), "dim")
     return text
+
+
+def safety_line(view: RunView) -> Text | None:
+    """The safety screening's counts, when the run screened anything (``core.safety``)."""
+    facts = safety_facts(view)
+    if facts is None:
+        return None
+    return Text(f"safety: {facts['line']}", "bold red" if facts["flagged"] else "dim")
 
 
 # -- rounds -----------------------------------------------------------------------------------------

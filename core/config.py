@@ -34,6 +34,7 @@ from .budget import BudgetLimits
 from .errors import ConfigError
 from .models.endpoints import BadURL, parse_url
 from .models.limits import RateLimits
+from .processors.spec import ProcessorSpec
 
 ENV_PREFIX = "PROMPT_TUNER_"
 CONFIG_NAMES = ("prompt-tuner.yaml", "prompt-tuner.yml", "prompt-tuner.json")
@@ -137,6 +138,35 @@ class TuneSettings(_Strict):
         "warm start: the least task similarity (MiniLM, offline) of an earlier run"))
 
 
+class SafetySettings(_Strict):
+    """Screening of what goes in and comes out of the target (``core.safety``)."""
+
+    injection: Literal["off", "report", "refuse"] = Field(default="off", description=(
+        "screen example inputs and the task's prompt for prompt-injection text: report counts "
+        "them; refuse also refuses a prompt that has some before any call, and does not send "
+        "an example whose input has some"))
+    deny: list[str] = Field(default_factory=list, description=(
+        "answers holding one of these are flagged: a word or phrase (whole words, any case), "
+        "or re:PATTERN for a regex (Python syntax, size- and time-bounded like the regex metric)"))
+    block: bool = Field(default=False, description=(
+        "a flagged answer, or the answer to a flagged input, scores 0 (outcome blocked)"))
+    moderation: str | None = Field(default=None, description=(
+        "a model spec asked about every answer whether it is unsafe (yes/no); a yes flags the "
+        "answer like the deny-list. One call per answer, counted against the budget"))
+
+    @field_validator("deny")
+    @classmethod
+    def _check_deny(cls, value: list[str]) -> list[str]:
+        from .errors import TaskError
+        from .safety import compile_deny  # the safety module reads these settings
+
+        try:
+            compile_deny(value)
+        except TaskError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+
 class Settings(_Strict):
     profile: str = "default"
     models: ModelRoles = ModelRoles()
@@ -152,6 +182,11 @@ class Settings(_Strict):
     tune: TuneSettings = TuneSettings()
     prices: dict[str, Price] = Field(default_factory=dict, description="by model name")
     truncation: list[Literal["shrink", "drop_examples"]] = ["shrink", "drop_examples"]
+    processors: list[ProcessorSpec] = Field(default_factory=list, description=(
+        "hooks on the target's calls, in order, before a task file's own: names (strip-think, "
+        "first-line, final-answer, trim, redact), {name: aliases, map: {...}} entries with "
+        "settings, or pkg.mod:fn"))
+    safety: SafetySettings = SafetySettings()
     store_path: Path | None = Field(default=None, description="default: user data dir")
     run_dir: Path | None = Field(default=None, description="where reports go")
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict, description="user profiles")

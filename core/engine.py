@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import plugins
 from .attribution import attribute
 from .budget import Budget
 from .candidate import Candidate
@@ -53,6 +54,7 @@ from .models import ModelHub
 from .models.base import Completion, Request
 from .outcome import Confirmation, Measured, outcome
 from .plan import answer_tokens, check_budget, fit_dev
+from .processors import target_pipeline
 from .racing import Racing
 from .render import DemoPool
 from .result import TuneResult
@@ -63,6 +65,7 @@ from .review import (
     review_entries,
 )
 from .run_files import write_run_files
+from .safety import ModerationModel, SafetyScreen
 from .screening import Screening
 from .selection import Pick, PriceFn, pick
 from .splits import auto_splits
@@ -120,6 +123,7 @@ class TuneRun:
         self.seen: set[str] = set()
         self.warnings: list[str] = []
         self.started = time.monotonic()
+        self.safety = SafetyScreen(settings.safety)
 
     # -- plumbing ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -131,6 +135,7 @@ class TuneRun:
                 log.info("%s", event.message)
         if self.on_event is not None:
             self.on_event(event)
+        plugins.observe(event)
 
     def _record_response(self, spec: str, key: str, request: Request, comp: Completion) -> None:
         self.store.record_response(self.run_id, spec, key, request.key_dict(), comp.to_json())
@@ -308,6 +313,12 @@ class TuneRun:
     async def execute(self) -> TuneResult:
         s = self.settings
         roles = s.models
+        # before anything is stored or sent: a refused prompt or a bad processor is one line
+        self.safety.screen_prompt(self.task.messages, self.task.source or self.task.name)
+        pipeline = target_pipeline(s, self.task)
+        if s.safety.moderation:
+            self.safety.moderator = ModerationModel(self.hub.get(s.safety.moderation),
+                                                    self.templates, s.tune.seed)
         target = self.hub.get(roles.target)
         optimizer = self.hub.get(roles.optimizer)
         metric_name = "+".join(spec.label for spec in self.task.metric_specs())
@@ -333,7 +344,8 @@ class TuneRun:
         evaluator = Evaluator(target, metric, concurrency=s.tune.concurrency,
                               max_tokens=s.tune.answer_max_tokens or answer_tokens(self.task),
                               seed=s.tune.seed, sample_temperature=s.tune.sample_temperature,
-                              on_result=self._record_result, pool=pool)
+                              on_result=self._record_result, pool=pool, pipeline=pipeline,
+                              safety=self.safety)
         ctx = StrategyContext(self.task, optimizer, self.templates, s.tune.seed,
                               s.tune.optimizer_temperature, s.tune.proposal_max_tokens,
                               examples=splits.dev, pool=pool, refine_top=s.tune.refine_top)
@@ -572,6 +584,7 @@ class TuneRun:
         result = outcome(measured, conf, alpha=s.alpha, seed=s.seed, keep_best=s.keep_best,
                          usage=self.hub.stats(), calls=total.calls, cache_hits=total.cache_hits,
                          duration_s=time.monotonic() - self.started, warnings=list(self.warnings))
+        result.safety = self.safety.summary()
         # off the event loop: the report embeds the candidates and reads the store's history
         unwritten = await asyncio.to_thread(
             write_run_files, result, self.store, self.settings.runs_dir() / self.run_id,

@@ -28,6 +28,8 @@ from .metrics.stats import Estimate, PairedComparison, compare_paired, estimate,
 from .models import ModelHub, price_fn
 from .models.base import Completion, Message
 from .plan import answer_tokens
+from .processors import target_pipeline
+from .safety import ModerationModel, SafetyScreen
 from .task import Example, Task
 from .templates import TemplateLibrary
 
@@ -91,6 +93,7 @@ class EvalReport:
     partial: bool = False
     duration_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    safety: dict[str, Any] | None = None     # core.safety's counts, when it screens anything
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +106,7 @@ class EvalReport:
             "judge_consistency": [j.to_json() for j in self.judge],
             "repeat_means": self.repeat_means, "partial": self.partial,
             "duration_s": round(self.duration_s, 3), "warnings": self.warnings,
+            "safety": self.safety,
         }
 
 
@@ -156,13 +160,18 @@ class _Session:
         judge = self.hub.get(settings.models.judge) if task.uses_judge() else None
         self.scorer: Scorer = make_scorer(task, judge, self.templates, seed=settings.tune.seed)
         t = settings.tune
+        moderation = settings.safety.moderation
+        self.safety = SafetyScreen(settings.safety, ModerationModel(
+            self.hub.get(moderation), self.templates, t.seed) if moderation else None)
         self.evaluator = Evaluator(self.hub.get(settings.models.target), self.scorer,
                                    concurrency=t.concurrency,
                                    max_tokens=t.answer_max_tokens or answer_tokens(task),
-                                   seed=t.seed, sample_temperature=t.sample_temperature)
+                                   seed=t.seed, sample_temperature=t.sample_temperature,
+                                   pipeline=target_pipeline(settings, task), safety=self.safety)
 
     async def run(self, messages: tuple[Message, ...], examples: Sequence[Example],
                   repeats: int) -> Evaluation:
+        self.safety.screen_prompt(messages, self.task.source or self.task.name)
         return await self.evaluator.evaluate(Candidate(messages), examples, repeats=repeats)
 
     def report(self, ev: Evaluation, examples: Sequence[Example], split: str, repeats: int,
@@ -201,6 +210,7 @@ class _Session:
             judge_usage=judge_usage, judge=consistency,
             repeat_means=repeat_means, partial=ev.partial,
             duration_s=time.monotonic() - started, warnings=warnings,
+            safety=self.safety.summary() if self.safety.active else None,
         )
 
 
@@ -277,11 +287,17 @@ async def compare_prompts(task: Task, settings: Settings,
             base = evs[0]
             for m, ev in zip(matchups, evs[1:], strict=True):
                 with _one_error():
-                    m.pairwise = await judge.compare(picked, [base.results[i].answer for i in shared],
-                                                     [ev.results[i].answer for i in shared])
+                    m.pairwise = await judge.compare(picked, [_scored(base, i) for i in shared],
+                                                     [_scored(ev, i) for i in shared])
         return ComparisonReport([n for n, _ in prompts], reports, matchups, alpha, len(shared))
     finally:
         await session.hub.aclose()
+
+
+def _scored(ev: Evaluation, index: int) -> str:
+    """The answer as the metrics read it (after the processors)."""
+    r = ev.results[index]
+    return r.answer if r.scored is None else r.scored
 
 
 def _matchups(session: _Session, names: list[str], evs: list[Evaluation], shared: list[int],

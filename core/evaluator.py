@@ -17,7 +17,9 @@ from .metrics.base import Metric
 from .metrics.stats import Estimate, estimate
 from .models.base import Completion, Request
 from .models.stack import ModelClient
+from .processors import Pipeline
 from .render import DemoPool, extract_answer, render
+from .safety import SafetyScreen, Verdict
 from .task import Example
 
 
@@ -31,6 +33,7 @@ class ExampleResult:
     outcome: str = "ok"
     completion: Completion | None = None
     repeat: int = 0
+    scored: str | None = None   # what the metrics read, when processors changed the reply
 
 
 @dataclass
@@ -85,7 +88,8 @@ class Evaluator:
     def __init__(self, target: ModelClient, metric: Metric, *, concurrency: int,
                  max_tokens: int, seed: int, sample_temperature: float = 0.7,
                  on_result: ResultHook | None = None, pool: DemoPool | None = None,
-                 reasoning_tokens: int = 256) -> None:
+                 reasoning_tokens: int = 256, pipeline: Pipeline | None = None,
+                 safety: SafetyScreen | None = None) -> None:
         self.target = target
         self.metric = metric
         self.max_tokens = max_tokens
@@ -94,12 +98,18 @@ class Evaluator:
         self.on_result = on_result
         self.pool = pool
         self.reasoning_tokens = reasoning_tokens
+        self.pipeline = pipeline  # the processors: on the messages, then on the reply
+        self.safety = safety
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def request(self, candidate: Candidate, example: Example, repeat: int = 0) -> Request:
+    async def request(self, candidate: Candidate, example: Example, repeat: int = 0,
+                      index: int | None = None) -> Request:
         """Greedy decoding for the answer; a repeat (``--repeat``) or a quick-form sample is
-        drawn at the sampling temperature with its own seed."""
+        drawn at the sampling temperature with its own seed. The processors' ``before_request``
+        runs here, before the request (and so its cache key) exists."""
         messages = await render(candidate, example, self.pool)
+        if self.pipeline:
+            messages = self.pipeline.before(messages, index)
         max_tokens = self.max_tokens
         if candidate.answer_prefix:  # room for the reasoning before the answer line
             max_tokens = max(max_tokens, self.reasoning_tokens)
@@ -114,26 +124,57 @@ class Evaluator:
 
     async def _one(self, candidate: Candidate, index: int, example: Example,
                    evaluation: Evaluation, repeat: int = 0) -> None:
+        flagged = self.safety.screen_input(example.inputs, index) if self.safety else []
+        refused = self.safety.refuses(flagged) if self.safety else None
+        if refused is not None:  # never sent: scored 0, nothing paid
+            self._keep(candidate, example, evaluation, self._forced(index, "", refused, repeat),
+                       "")
+            return
         async with self._slots:
-            request = await self.request(candidate, example, repeat)
+            request = await self.request(candidate, example, repeat, index)
             try:
                 completion = await self.target.complete(request)
-                answer = extract_answer(completion.text, candidate.answer_prefix)
+                text = self.pipeline.after(completion.text, index) if self.pipeline \
+                    else completion.text
+                answer = extract_answer(text, candidate.answer_prefix)
                 score = await self.metric.score(answer, example)
+                verdict = await self.safety.judge_answer(completion.text, flagged, index) \
+                    if self.safety else None
             except BudgetExhausted:  # the others finish what they already paid for
                 evaluation.partial = True
                 return
+        scored = text if text != completion.text else None
+        if verdict is not None and verdict.blocked:
+            result = self._forced(index, completion.text, verdict, repeat, score, scored,
+                                  completion)
+        else:
+            parts = getattr(score, "parts", None)
+            result = ExampleResult(index, completion.text, score.value, score.reason,
+                                   parts=dict(parts) if isinstance(parts, dict) else {},
+                                   outcome=getattr(score, "outcome", "") or "ok",
+                                   completion=completion, repeat=repeat, scored=scored)
+        self._keep(candidate, example, evaluation, result, self.target.key(request))
+
+    @staticmethod
+    def _forced(index: int, answer: str, verdict: Verdict, repeat: int, score: object = None,
+                scored: str | None = None, completion: Completion | None = None
+                ) -> ExampleResult:
+        """A result the safety screen scores 0: every metric's part too, so no part of it
+        counts as a success."""
         parts = getattr(score, "parts", None)
-        result = ExampleResult(index, completion.text, score.value, score.reason,
-                               parts=dict(parts) if isinstance(parts, dict) else {},
-                               outcome=getattr(score, "outcome", "") or "ok",
-                               completion=completion, repeat=repeat)
-        if repeat:
-            evaluation.repeats.setdefault(index, []).append(result)
+        zero = dict.fromkeys(parts, 0.0) if isinstance(parts, dict) else {}
+        return ExampleResult(index, answer, 0.0, verdict.reason, parts=zero,
+                             outcome=verdict.outcome, completion=completion, repeat=repeat,
+                             scored=scored)
+
+    def _keep(self, candidate: Candidate, example: Example, evaluation: Evaluation,
+              result: ExampleResult, key: str) -> None:
+        if result.repeat:
+            evaluation.repeats.setdefault(result.index, []).append(result)
             return
-        evaluation.results[index] = result
+        evaluation.results[result.index] = result
         if self.on_result is not None:
-            self.on_result(candidate, example, result, self.target.key(request))
+            self.on_result(candidate, example, result, key)
 
     async def evaluate(self, candidate: Candidate, examples: Sequence[Example],
                        evaluation: Evaluation | None = None, repeats: int = 1,

@@ -66,6 +66,7 @@ class TuneResult:
     splits: dict[str, int] = field(default_factory=dict)
     pick: str = ""         # why the winner was picked over a higher-scoring tie (core.selection)
     attribution: str = ""  # what carries the winner's gain (core.attribution)
+    safety: dict[str, Any] = field(default_factory=dict)  # core.safety: settings and counts
 
     @property
     def best_prompt(self) -> str:
@@ -88,7 +89,7 @@ class TuneResult:
             "warnings": self.warnings, "heldout": self.heldout, "splits": self.splits,
             "search_best_id": self.search_best.id if self.search_best else None,
             "comparison": self.comparison.to_json() if self.comparison else None,
-            "pick": self.pick, "attribution": self.attribution,
+            "pick": self.pick, "attribution": self.attribution, "safety": self.safety,
             "candidates": [c.to_json() for c in self.candidates],
         }
 

@@ -1,7 +1,8 @@
 """What stands between a strategy's proposals and the target model, and what a run takes from the
 runs before it: the faithfulness check (``core.faithful``), near-duplicates of prompts already
-measured (``core.clusters``), the score predictor trained on the store (``core.predictor``), and
-round 1's warm-start seeds (``core.warmstart``).
+measured (``core.clusters``), proposals an earlier run of the task measured as losers
+(``core.earlier``), the score predictor trained on the store (``core.predictor``), and round 1's
+warm-start seeds (``core.warmstart``).
 
 Every verdict is an id -> reason mapping: the engine stores a rejected proposal with its reason
 and never scores it. History is read as of the run's start, so a resumed run decides as its first
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .candidate import Candidate
 from .clusters import embed_candidates, near_duplicate
 from .config import Settings
+from .earlier import Earlier, earlier_losers, measured_before
 from .errors import TaskError
 from .faithful import FaithfulnessCheck
 from .predictor import Prediction, Predictor
@@ -37,6 +39,7 @@ class Screening:
     original: Candidate
     predictor: Predictor | None = None
     history_before: float | None = None   # earlier runs count if they had finished by then
+    earlier: list[Earlier] = field(default_factory=list)  # earlier runs' losers on this task
 
     async def learn(self) -> None:
         """Read what earlier runs teach, as of this run's start (stored with the run)."""
@@ -44,6 +47,9 @@ class Screening:
         if self.settings.tune.predictor:
             self.predictor = await asyncio.to_thread(
                 Predictor.from_store, self.store, self.settings.models.target,
+                exclude_run=self.run_id, before=self.history_before)
+            self.earlier = await asyncio.to_thread(
+                earlier_losers, self.store, self.task.name, self.settings.models.target,
                 exclude_run=self.run_id, before=self.history_before)
 
     async def warm(self, train: Sequence[Example]) -> tuple[list[Candidate], str]:
@@ -62,6 +68,10 @@ class Screening:
         rejected = await self.faithful.screen(made, known)
         rejected.update(await self.near_duplicates([c for c in made if c.id not in rejected],
                                                    measured))
+        if self.earlier:
+            rejected.update(await asyncio.to_thread(
+                measured_before, [c for c in made if c.id not in rejected], self.earlier,
+                self.settings.tune.duplicate_threshold))
         predicted = self.predict([c for c in made if c.id not in rejected],
                                  {**known, **{c.id: c for c in made}})
         rejected.update({cid: why for cid, (_, why) in predicted.items() if why})

@@ -36,6 +36,7 @@ from .datasets import Record, is_file, read_records
 from .errors import TaskError
 from .jsonio import load_json
 from .models.base import Message
+from .processors.spec import ProcessorSpec
 from .scalars import WrittenFloat
 from .splits import SPLIT_NAMES, assign_splits
 from .templates import prompt_slots
@@ -141,6 +142,10 @@ class TaskFile(BaseModel):
     labels: list[str] | None = None
     rubric: str | None = None
     models: TaskModels = TaskModels()
+    processors: list[ProcessorSpec] = Field(default_factory=list, description=(
+        "hooks on the target's calls, after the settings' processors: names (strip-think, "
+        "first-line, final-answer, trim, redact), {name: aliases, map: {...}} entries, or "
+        "pkg.mod:fn / file.py:fn"))
 
     @field_validator("prompt")
     @classmethod
@@ -179,6 +184,7 @@ class Task(BaseModel):
     models: TaskModels = TaskModels()
     splits: dict[str, tuple[int, ...]] = Field(default_factory=dict)
     source: str | None = None
+    processors: tuple[ProcessorSpec, ...] = ()
 
     def slots(self) -> frozenset[str]:
         out: set[str] = set()
@@ -358,7 +364,7 @@ class _FileData(dict[str, Any]):
 
 
 _FIELDS = "name, description, prompt, examples, examples_file, dataset, splits, metric, metrics, " \
-          "labels, rubric, models"
+          "labels, rubric, models, processors"
 
 
 def _validation_error(path: Path | str, exc: ValidationError, data: Any = None) -> TaskError:
@@ -410,7 +416,7 @@ def task_from_dict(data: Any, source: Path | str, base_dir: Path | None = None, 
     task = Task(name=spec.name, description=spec.description, messages=messages,
                 examples=examples, metric=spec.metric, metrics=tuple(spec.metrics),
                 labels=tuple(spec.labels) if spec.labels else None, rubric=spec.rubric,
-                models=spec.models, source=str(source))
+                models=spec.models, source=str(source), processors=tuple(spec.processors))
     if spec.splits is not None:
         task = task.model_copy(update={"splits": _splits(task, spec.splits, len(pool), fixed)})
     check_task(task, [r.where for r in records], import_code=import_code)
@@ -480,6 +486,12 @@ def check_task(task: Task, wheres: list[str] | None = None, *, import_code: bool
     from .metrics.registry import check_metrics  # metrics import this module
 
     check_metrics(task, wheres, import_code=import_code)
+    from .processors import check_specs
+
+    try:
+        check_specs(task.processors, task.base_dir(), import_code=import_code)
+    except TaskError as exc:
+        raise TaskError(f"{task.source}: {exc.message}", exc.hint) from None
 
 
 def check_examples(examples: tuple[Example, ...] | list[Example], slots: frozenset[str],

@@ -14,7 +14,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 
-from core import PromptTunerError, TuneResult, evaluate_prompt, tune
+from core import PromptTunerError, TuneResult, evaluate_prompt, safety_summary, tune
 
 from .analysis import SiteReport
 from .edits import offer_for, workspace_edit
@@ -122,7 +122,10 @@ async def _deliver(server: PromptTunerServer, offer: Offer, result: TuneResult) 
         "best": result.best.estimate.mean, "n": result.best.estimate.n,
         "newText": offer.new_text if edit is not None else None,
         "edit": None if edit is None else server.protocol._converter.unstructure(edit),
+        "safety": safety_summary(result.safety),
     }
+    if out["safety"]:
+        server.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info, out["safety"]))
     if edit is None:
         server.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info, offer.message))
     elif server.options.on_result == "apply":
@@ -162,6 +165,9 @@ async def evaluate(server: PromptTunerServer, uri: str, key: str | None) -> dict
     est = got.aggregate
     message = (f"{report.site.key} on {got.target}: {est.fmt()} "
                f"({', '.join(f'{k} {v}' for k, v in sorted(got.outcomes.items()))})")
+    screened = safety_summary(got.safety)
+    if screened:
+        message += f" · {screened}"
     server.evaluations[(uri, report.site.key)] = (report.site.text.strip(), est, got.target)
     server.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info, message))
     return {**est.to_json(), "message": message,

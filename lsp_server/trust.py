@@ -1,7 +1,8 @@
 """What files in the workspace may make the editor do (docs/editors.md, "Untrusted workspaces").
 
 Workspace files are untrusted: opening, typing, hovering and listing code actions read task
-files only inside the workspace folders and never import code. Custom metric code runs only on
+files only inside the workspace folders and never import code. Custom metric and processor
+code runs only on
 an explicit "Optimize"/"Evaluate", for a task file inside the workspace, in a workspace the user
 trusted with the ``trustWorkspace`` setting. A task file whose ``models:`` names an endpoint (a
 URL or a model file) is not run from the editor at all.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from core import PromptTunerError, Task, custom_metric_refs, task_endpoints
+from core import PromptTunerError, Task, custom_metric_refs, processor_code_refs, task_endpoints
 
 TRUST_HINT = ("to let Optimize/Evaluate run it, set promptTuner.trustWorkspace to true: in VS Code "
               "in your user settings, for a workspace VS Code trusts; in Neovim with "
@@ -71,17 +72,19 @@ def check_runnable(task: Task, task_file: Path | None, folders: Sequence[Path],
     why = endpoint_reason(task)
     if why is not None:
         raise Refused(why, endpoint_fix(task))
-    refs = custom_metric_refs(task)
-    if not refs:
+    code = [("custom metric", ref) for ref in custom_metric_refs(task)]
+    code += [("processor", ref) for ref in processor_code_refs(task)]
+    if not code:
         return
     name = task_file.name if task_file is not None else task.name
+    kind, first = code[0]
     if not trusted:
-        raise Refused(f"{name} runs custom metric code ({refs[0].text}) and this workspace is not "
+        raise Refused(f"{name} runs {kind} code ({first.text}) and this workspace is not "
                       "trusted", TRUST_HINT)
     if task_file is None or not inside(task_file, folders):
-        raise Refused(f"{name} runs custom metric code and is outside the workspace folder(s)",
+        raise Refused(f"{name} runs {kind} code and is outside the workspace folder(s)",
                       OUTSIDE_FIX)
-    for ref in refs:
+    for kind, ref in code:
         if ref.file is not None and not inside(ref.file, folders):
-            raise Refused(f"custom metric {ref.text!r}: {ref.file} is outside the workspace "
-                          "folder(s)", "move the metric's file into the workspace")
+            raise Refused(f"{kind} {ref.text!r}: {ref.file} is outside the workspace "
+                          "folder(s)", f"move the {kind.split()[-1]}'s file into the workspace")

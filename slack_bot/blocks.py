@@ -126,6 +126,8 @@ def report_blocks(data: ReportData) -> list[Block]:
     for rank, c in enumerate(data.top, start=1):
         label = "original" if c.id == data.original.id else ("winner" if c.id == data.best.id else "")
         blocks += candidate_blocks(c, data.run_id, rank, label)
+    if data.safety:
+        blocks.append(context(":shield: " + data.safety))
     if data.warnings:
         blocks.append(context(":warning: " + " · ".join(data.warnings)))
     return blocks[:50]
@@ -278,5 +280,7 @@ def help_text(command: str) -> str:
         "   options: `--target NAME` `--strategy refine` `--budget CALLS` `--profile quick|thorough`",
         f"• `{c} history <task>` — versions with scores and reviews",
         f"• `{c} compare <task> <vA> <vB>` — A/B test two versions, answered in a thread",
+        f"• `{c} ab <task> --strategies refine,fewshot [--seeds 2]` — which strategy tunes it "
+        "best, on held-out examples",
         f"• `{c} status` — runs in progress · `{c} cancel <run>` — stop one",
     ])

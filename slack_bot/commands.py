@@ -3,6 +3,7 @@
     /tune Write a haiku about rain --task "a haiku, 5-7-5"   quick form
     /tune task:sentiment --target small --budget 200
     /tune history sentiment      /tune compare sentiment v1 v3
+    /tune ab sentiment --strategies refine,fewshot --seeds 2
     /tune status                 /tune cancel 20250101-120000-abc123
 
 Options (``--target ALIAS``, ``--strategy NAME``, ``--budget N``, ``--profile NAME``) go after
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 STRATEGY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")  # the core checks that it knows the name
 PROFILES = ("quick", "default", "thorough")
 OPTION = re.compile(r"(?:^|\s)--(task|target|strategy|budget|profile)(?=\s|=|$)")
+AB_OPTION = re.compile(r"(?:^|\s)--(strategies|seeds|budget|target)(?=\s|=|$)")
+AB_STRATEGIES, AB_SEEDS = 4, 5  # at most: an A/B is strategies x seeds tunes
 TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 RUN_REF = re.compile(r"^[A-Za-z0-9-]{4,40}$")
 QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
@@ -53,6 +56,17 @@ class CompareCommand:
 
 
 @dataclass(frozen=True)
+class AbCommand:
+    """Tune a task once per strategy and seed, and compare the strategies on held-out examples."""
+
+    task_name: str
+    strategies: tuple[str, ...]
+    seeds: int = 2
+    budget: int | None = None        # of each tune
+    target: str | None = None
+
+
+@dataclass(frozen=True)
 class StatusCommand:
     pass
 
@@ -67,7 +81,8 @@ class HelpCommand:
     pass
 
 
-Command = TuneCommand | HistoryCommand | CompareCommand | StatusCommand | CancelCommand | HelpCommand
+Command = (TuneCommand | HistoryCommand | CompareCommand | AbCommand | StatusCommand
+           | CancelCommand | HelpCommand)
 
 
 def clean(text: str) -> str:
@@ -89,6 +104,8 @@ def parse(text: str, command: str = "/tune") -> Command:
         return HistoryCommand(_task_name(rest, f"{command} history <task>"))
     if keyword == "compare":
         return _compare(rest, command)
+    if keyword == "ab":
+        return _ab(rest, command)
     return _tune(text, command)
 
 
@@ -116,9 +133,40 @@ def _compare(rest: str, command: str) -> CompareCommand:
     return CompareCommand(task, words[1], words[2])
 
 
-def _options(text: str) -> tuple[str, dict[str, str]]:
+def _ab(rest: str, command: str) -> AbCommand:
+    usage = f"`{command} ab <task> --strategies refine,fewshot [--seeds 2] [--budget 200]`"
+    head, opts = _options(rest, AB_OPTION)
+    task = _task_name(head.removeprefix("task:").strip(), f"{command} ab <task> --strategies a,b")
+    names = tuple(n.strip().lower() for n in opts.get("strategies", "").split(",") if n.strip())
+    if not 2 <= len(names) <= AB_STRATEGIES or len(set(names)) != len(names):
+        raise UsageError(f"ab compares 2 to {AB_STRATEGIES} different strategies: {usage}")
+    bad = next((n for n in names if not STRATEGY.match(n)), None)
+    if bad is not None:
+        raise UsageError(f"`{bad}` is not a strategy name: {usage}")
+    seeds = opts.get("seeds", str(AbCommand.seeds))
+    if not (seeds.isascii() and seeds.isdigit() and len(seeds) <= 2) or not 1 <= int(seeds) <= AB_SEEDS:
+        raise UsageError(f"`--seeds` is a number of runs per strategy from 1 to {AB_SEEDS}, "
+                         f"e.g. `--seeds 2` (got `{seeds}`)")
+    target = opts.get("target")
+    if target is not None and " " in target:
+        raise UsageError("`--target` is the name of one of the bot's models, without spaces, "
+                         "e.g. `--target default`")
+    return AbCommand(task, names, int(seeds), _budget(opts), target)
+
+
+def _budget(opts: dict[str, str]) -> int | None:
+    if "budget" not in opts:
+        return None
+    value = opts["budget"]
+    if not (value.isascii() and value.isdigit() and len(value) <= 9) or int(value) < 1:
+        raise UsageError(f"`--budget` is a number of model calls, e.g. `--budget 200` "
+                         f"(got `{opts['budget']}`)")
+    return int(opts["budget"])
+
+
+def _options(text: str, option: re.Pattern[str] = OPTION) -> tuple[str, dict[str, str]]:
     """The text before the first option, and each option's value."""
-    found = list(OPTION.finditer(text))
+    found = list(option.finditer(text))
     head = text[: found[0].start()] if found else text
     values: dict[str, str] = {}
     for i, match in enumerate(found):
@@ -134,7 +182,8 @@ def _options(text: str) -> tuple[str, dict[str, str]]:
 
 _EXAMPLES = {"task": '`--task "short, rhyming"`', "target": "`--target default`",
              "strategy": "`--strategy refine`", "budget": "`--budget 200`",
-             "profile": "`--profile quick`"}
+             "profile": "`--profile quick`", "strategies": "`--strategies refine,fewshot`",
+             "seeds": "`--seeds 2`"}
 
 
 def _unquote(text: str) -> str:
@@ -145,12 +194,7 @@ def _unquote(text: str) -> str:
 
 def _tune(text: str, command: str) -> TuneCommand:
     head, opts = _options(text)
-    budget = None
-    if "budget" in opts:
-        if not opts["budget"].isdigit() or int(opts["budget"]) < 1:
-            raise UsageError(f"`--budget` is a number of model calls, e.g. `--budget 200` "
-                             f"(got `{opts['budget']}`)")
-        budget = int(opts["budget"])
+    budget = _budget(opts)
     strategy = opts["strategy"].lower() if "strategy" in opts else None
     if strategy is not None and not STRATEGY.match(strategy):
         raise UsageError(f"`--strategy` is one name, e.g. `--strategy refine` (got `{strategy}`)")

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import Estimate, Message, PairedComparison, Store, compare_paired
+from core import Estimate, Message, PairedComparison, Store, compare_paired, safety_summary
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class ReportData:
     diff: str
     report_path: str = ""
     warnings: list[str] = field(default_factory=list)
+    safety: str = ""     # the safety screening's counts in one line (core.safety_summary)
 
     def summary(self) -> str:
         """One line for notifications and the message's fallback text."""
@@ -131,4 +132,5 @@ def build_report(result: dict[str, Any], store: Store, top_n: int = 3) -> Report
         duration_s=float(result.get("duration_s", 0.0)), top=ranked[:top_n],
         diff=prompt_diff(original.text(), best.text()), report_path=result.get("report_path", ""),
         warnings=list(result.get("warnings") or []),
+        safety=safety_summary(result.get("safety")) or "",
     )

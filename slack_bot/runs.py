@@ -31,6 +31,8 @@ from core import (
     tune,
 )
 
+from .ab import ab_title
+from .ab import run_flow as ab_flow
 from .blocks import (
     comparison_blocks,
     evaluation_blocks,
@@ -100,7 +102,8 @@ class RunManager:
         return record
 
     def spawn(self, record: ThreadRecord, resuming: bool = False) -> ActiveRun:
-        flows = {"tune": self._tune, "compare": self._compare, "evaluate": self._evaluate}
+        flows = {"tune": self._tune, "compare": self._compare, "evaluate": self._evaluate,
+                 "ab": self._ab}
         coro: Coroutine[Any, Any, None] = flows[record.kind](record, resuming)
         task = asyncio.create_task(self._guard(record, coro), name=f"run-{record.run_id}")
         active = self.active[record.run_id] = ActiveRun(record, task)
@@ -265,6 +268,14 @@ class RunManager:
             blocks.append(review_buttons(review["run"], review["cand"], evaluate=True, edit=False))
         text = f"A/B test of {task.name}: {m.verdict} (p={m.overall.p_value:.3g})"
         await self.ctx.slack.post(record.channel, text, blocks, thread)
+
+    # -- strategies A/B (slack_bot/ab.py) -------------------------------------------------------------
+    async def _ab(self, record: ThreadRecord, resuming: bool) -> None:
+        req = record.request
+        thread = await self._ensure_thread(
+            record, ab_title(record.task_name, req["strategies"], req["seeds"]))
+        self.ctx.ledger.update(record.run_id, status="running")
+        await ab_flow(self.ctx, record, thread)
 
     # -- evaluation on more examples ---------------------------------------------------------------------
     async def _evaluate(self, record: ThreadRecord, resuming: bool) -> None:

@@ -23,13 +23,16 @@ from core import (
     Settings,
     Store,
     Task,
+    check_ab,
     fit_dev,
     plan_calls,
     quick_task,
 )
 
+from .ab import ab_title
 from .blocks import help_text, history_blocks, section
 from .commands import (
+    AbCommand,
     CancelCommand,
     Command,
     CompareCommand,
@@ -105,6 +108,8 @@ class SlashCommand:
             return self.history(cmd)
         if isinstance(cmd, CompareCommand):
             return self.compare(cmd, caller)
+        if isinstance(cmd, AbCommand):
+            return self.ab(cmd, caller)
         return self.tune(cmd, caller)
 
     # -- starting work ------------------------------------------------------------------------------
@@ -188,6 +193,32 @@ class SlashCommand:
         self.runs.spawn(record)
         return Reply(f"Started the A/B test `{record.run_id}`: {label_a} vs {label_b}. The "
                      "answer comes in the thread I am starting.")
+
+    def ab(self, cmd: AbCommand, caller: Caller) -> Reply:
+        """A strategies A/B: ``--budget`` is each tune's (capped as for a tune); the whole A/B
+        reserves strategies x seeds times that against the daily caps."""
+        limits, policy = self.ctx.settings.limits, self.ctx.policy
+        target = policy.target(cmd.target) if cmd.target is not None else None  # before anything
+        task = load_named(self.ctx.settings.task_dir, cmd.task_name)
+        policy.check_task(task, f"The task file `{cmd.task_name}`")
+        budget, refusal = resolve_budget(limits, cmd.budget)
+        if refusal or budget is None:
+            return Reply(f":no_entry: {refusal}")
+        settings = self.ctx.run_settings(task.models, budget=budget, target=target)
+        seeds = list(range(settings.tune.seed, settings.tune.seed + cmd.seeds))
+        strategies = list(check_ab(task, settings, cmd.strategies, seeds))
+        check_plan(task, settings, budget)
+        total = budget * len(strategies) * len(seeds)
+        denied = self._admit(caller, total)
+        if denied is not None:
+            return denied
+        record = self.runs.new_record("ab", user_id=caller.user_id, channel=caller.channel,
+                                      task=task, settings=settings, budget=total,
+                                      strategies=strategies, seeds=seeds)
+        self.runs.spawn(record)
+        return Reply(f"Started {ab_title(task.name, strategies, seeds)} (`{record.run_id}`): "
+                     f"{len(strategies) * len(seeds)} tunes of up to {budget} calls each. The "
+                     "table and the verdicts come in the thread I am starting.")
 
     # -- reading ----------------------------------------------------------------------------------------
     def history(self, cmd: HistoryCommand) -> Reply:

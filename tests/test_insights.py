@@ -271,3 +271,23 @@ def test_the_html_report_has_the_learned_section_for_its_target(store_path: Path
     row = next(r for r in section.split("<tr>") if "added demonstrations" in r)
     assert "helps" in row and '<td class="num">3</td>' in row and "+30" in row
     assert "llamacpp:small" not in html.split('data-section="learned"', 1)[0].rsplit("<h2", 1)[1]
+
+
+def test_the_command_says_how_well_the_predictor_did(store_path: Path) -> None:
+    """Stored predictions against the gains measured afterwards, and what was skipped."""
+    store = Store(store_path)
+    try:
+        store.record_prediction("r1", "r1-d2", parent_id="r1-o", target=TINY, predicted=0.25,
+                                low=0.1, high=0.4, support=9, skipped=False)  # measured +0.30
+        store.record_prediction("r1", "r1-f2", parent_id="r1-o", target=TINY, predicted=-0.2,
+                                low=-0.3, high=-0.1, support=9, skipped=True)
+    finally:
+        store.close()
+    code, text = cli(["insights", "--store", str(store_path)])
+    assert code == 0
+    assert ("predictor (every target): the predictor skipped 1 proposal; on 1 earlier "
+            "prediction its error was 5 points (right sign 100%)") in " ".join(text.split())
+    code, text = cli(["insights", "--store", str(store_path), "--json"])
+    doc = json.loads(text)["predictor"]
+    assert (doc["n"], doc["skipped"], doc["sign_agreement"]) == (1, 1, 1.0)
+    assert doc["mae"] == pytest.approx(0.05)

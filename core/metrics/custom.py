@@ -30,55 +30,63 @@ from .base import Score
 from .custom_ref import parse_custom_ref
 
 
-def _load_file(path: Path, ref: str) -> Any:
+def _load_file(path: Path, ref: str, what: str = "custom metric") -> Any:
     if not path.is_file():
-        raise TaskError(f"custom metric {ref!r}: file not found: {path}",
+        raise TaskError(f"{what} {ref!r}: file not found: {path}",
                         "give the path relative to the task file's folder")
     name = "prompt_tuner_custom_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise TaskError(f"custom metric {ref!r}: cannot load {path} as Python", "use a .py file")
+        raise TaskError(f"{what} {ref!r}: cannot load {path} as Python", "use a .py file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
-        raise TaskError(f"custom metric {ref!r}: importing {path} failed: {type(exc).__name__}: {exc}",
+        raise TaskError(f"{what} {ref!r}: importing {path} failed: {type(exc).__name__}: {exc}",
                         "fix the error in that file") from None
     return module
 
 
-def _load_module(mod: str, ref: str) -> Any:
+def _load_module(mod: str, ref: str, what: str = "custom metric") -> Any:
     try:
         return importlib.import_module(mod)
     except ModuleNotFoundError as exc:
-        raise TaskError(f"custom metric {ref!r}: no module named {exc.name or mod!r}",
+        raise TaskError(f"{what} {ref!r}: no module named {exc.name or mod!r}",
                         f"install it or put it on PYTHONPATH; for a file next to the task, "
                         f"write {mod.replace('.', '/')}.py:function") from None
     except Exception as exc:
-        raise TaskError(f"custom metric {ref!r}: importing {mod} failed: {type(exc).__name__}: {exc}",
+        raise TaskError(f"{what} {ref!r}: importing {mod} failed: {type(exc).__name__}: {exc}",
                         "fix the error in that module") from None
 
 
-def load_custom(ref: str, base_dir: Path | None = None) -> Callable[..., Any]:
-    """The function ``ref`` names, imported; a file path is relative to ``base_dir`` (the task's
-    folder). This runs the module's code: see ``custom_ref`` for checking without it."""
+def load_object(ref: str, base_dir: Path | None = None, what: str = "custom metric") -> Any:
+    """What ``ref`` names, imported; a file path is relative to ``base_dir`` (the task's
+    folder). This runs the module's code: see ``custom_ref`` for checking without it. ``what``
+    names the kind of reference in error lines (a processor uses the same rules)."""
     parsed = parse_custom_ref(ref, base_dir)
     func = parsed.function
     if parsed.file is not None:
         target = str(parsed.file)
-        module = _load_file(parsed.file, ref)
+        module = _load_file(parsed.file, ref, what)
     else:
         target = parsed.module or ""
-        module = _load_module(target, ref)
+        module = _load_module(target, ref, what)
     fn = getattr(module, func, None)
     if fn is None:
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
         have = f"it has: {', '.join(public[:8])}" if public else "it defines no functions"
-        raise TaskError(f"custom metric {ref!r}: {target} has no function {func!r}", have)
+        raise TaskError(f"{what} {ref!r}: {target} has no function {func!r}", have)
+    return fn
+
+
+def load_custom(ref: str, base_dir: Path | None = None) -> Callable[..., Any]:
+    """The function ``ref`` names, imported (see :func:`load_object`)."""
+    fn = load_object(ref, base_dir)
+    func = parse_custom_ref(ref, base_dir).function
     if not callable(fn):
         raise TaskError(f"custom metric {ref!r}: {func!r} is a {type(fn).__name__}, not a function",
                         "name a function taking (answer, example)")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .. import plugins
 from ..errors import TaskError
 from ..models.base import Model
 from ..task import MetricSpec, Task
@@ -98,18 +99,17 @@ class MetricType:
     check: Checker | None = None  # validates without running user code; None: building runs none
 
 
-_TYPES: dict[str, MetricType] = {}
-
-
 def register_metric(kind: MetricType) -> None:
-    _TYPES[kind.name] = kind
+    """Add a metric type from code in this process; a package adds one through its plugin's
+    ``register_metrics`` hook (``core.plugins``)."""
+    plugins.add("metric", kind.name, kind)
 
 
 def metric_types() -> dict[str, MetricType]:
-    return dict(_TYPES)
+    return plugins.registered("metric")
 
 
-def _builtin() -> None:
+def builtin_metrics() -> list[MetricType]:
     from .custom import CustomMetric
     from .custom_ref import check_custom_ref, parse_custom_ref
     from .extract import JsonMatch, NumericMatch, RegexMetric
@@ -134,7 +134,7 @@ def _builtin() -> None:
                             f"aliases must map to one of: {', '.join(labels)}")
         return LabelMatch(labels, aliases=dict(p.aliases))
 
-    for kind in (
+    return [
         MetricType("exact", ExactParams, lambda p, c: ExactMatch(normalizers=tuple(p.normalizers)),
                    needs_expected=True, description="the answer equals the expected one (normalized)"),
         MetricType("contains", NoParams, lambda p, c: Contains(), needs_expected=True,
@@ -159,17 +159,15 @@ def _builtin() -> None:
                    lambda p, c: CustomMetric(p.function, c.base_dir),
                    description="your function(answer, example) -> score",
                    check=lambda p, c: check_custom_ref(parse_custom_ref(p.function, c.base_dir))),
-    ):
-        register_metric(kind)
+    ]
 
 
 def _kind(spec: MetricSpec, where: str) -> MetricType:
-    if not _TYPES:
-        _builtin()
-    kind = _TYPES.get(spec.type)
-    if kind is None:
+    types = metric_types()
+    kind = types.get(spec.type)
+    if not isinstance(kind, MetricType):
         raise TaskError(f"{where}: unknown metric type '{spec.type}'",
-                        f"use one of: {', '.join(sorted(_TYPES))}")
+                        f"use one of: {', '.join(sorted(types))}")
     return kind
 
 

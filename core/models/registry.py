@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import plugins
 from ..errors import ConfigError, ModelSpecError
 from .base import Adapter
 from .embedded import EmbeddedAdapter
@@ -47,15 +48,21 @@ class ModelSpec:
 
 
 Factory = Callable[[ModelSpec, "Settings", "Secrets"], Adapter]
-_factories: dict[str, Factory] = {}
+
+
+def _factories() -> dict[str, Factory]:
+    """Every model kind a plugin (the built-ins included, ``core.builtins``) registered."""
+    return plugins.registered("provider")
 
 
 def register_provider(kind: str, factory: Factory) -> None:
-    _factories[kind] = factory
+    """Add a model kind from code in this process; a package adds one through its plugin's
+    ``register_providers`` hook (``core.plugins``)."""
+    plugins.add("provider", kind, factory)
 
 
 def known_kinds() -> list[str]:
-    return sorted(_factories)
+    return sorted(_factories())
 
 
 def one_line(text: str, limit: int = 120) -> str:
@@ -72,7 +79,7 @@ def parse_spec(text: str) -> ModelSpec:
     kind = kind.lower()
     if kind == "hf":
         kind = "huggingface"
-    if kind not in _factories:
+    if kind not in _factories():
         raise ModelSpecError(f"unknown model kind '{one_line(kind, 40)}' in '{one_line(text)}'",
                              f"use one of: {', '.join(known_kinds())}")
     if kind == "embedded":
@@ -159,14 +166,12 @@ def _huggingface(spec: ModelSpec, settings: Settings, secrets: Secrets) -> Adapt
     return _http(HuggingFaceAdapter, spec, settings, secrets, HUGGINGFACE_URL, "HF_TOKEN")
 
 
-register_provider("embedded", _embedded)
-register_provider("openai", _openai_like(OPENAI_URL))
-register_provider("lmstudio", _openai_like(LMSTUDIO_URL))
-register_provider("ollama", _openai_like(OLLAMA_URL))
-register_provider("anthropic", _anthropic)
-register_provider("huggingface", _huggingface)
+def builtin_providers() -> dict[str, Factory]:
+    return {"embedded": _embedded, "openai": _openai_like(OPENAI_URL),
+            "lmstudio": _openai_like(LMSTUDIO_URL), "ollama": _openai_like(OLLAMA_URL),
+            "anthropic": _anthropic, "huggingface": _huggingface}
 
 
 def build_adapter(spec_text: str, settings: Settings, secrets: Secrets) -> Adapter:
     spec = parse_spec(spec_text)
-    return _factories[spec.kind](spec, settings, secrets)
+    return _factories()[spec.kind](spec, settings, secrets)

@@ -30,6 +30,7 @@ from .facts import (
     winner,
 )
 from .learned import learned_facts
+from .safety import safety_facts
 from .svg import compact
 from .tree import lineage_chart
 
@@ -59,7 +60,7 @@ def html_context(view: RunView, store: Store) -> dict[str, Any]:
         "changes": _changes(view, store), "candidates": _candidates(view),
         "usage": _usage(view), "spent": _spent(view), "phases": _phases(view),
         "baselines": baseline_facts(view), "rejected": rejected_facts(view),
-        "learned": learned_facts(view, store),
+        "learned": learned_facts(view, store), "safety": safety_facts(view),
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
     }
 

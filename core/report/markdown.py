@@ -11,6 +11,7 @@ from ..lineage import _describe_demos
 from ..templates import TemplateLibrary
 from .cost import duration
 from .facts import baseline_facts, comparison, fmt, headline, rejected_facts, winner
+from .safety import safety_facts
 
 _NOTES = {"partial": " (partial)", "pruned": " (dropped while racing)",
           "dropped": " (dropped by a reviewer)", "rejected": " (rejected before scoring)"}
@@ -89,4 +90,5 @@ def markdown_context(view: RunView) -> dict[str, Any]:
         "candidates": candidates, "usage": _usage(view),
         "warnings": [str(w) for w in result.get("warnings") or []],
         "baselines": baseline_facts(view), "rejected": rejected_facts(view),
+        "safety": safety_facts(view),
     }

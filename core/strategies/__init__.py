@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import plugins
 from ..errors import ConfigError
 from .auto import Auto
 from .base import (
@@ -21,25 +22,29 @@ from .fewshot import FewShot
 from .opro import Opro
 from .refine import Refine
 
-_registry: dict[str, Callable[[], Strategy]] = {
+BUILTIN_STRATEGIES: dict[str, Callable[[], Strategy]] = {
     "auto": Auto, "refine": Refine, "opro": Opro, "evolve": Evolve, "fewshot": FewShot,
     "cot": ChainOfThought,
 }
 
-__all__ = ["Scored", "Strategy", "StrategyContext", "extract_prompt", "format_instruction",
-           "get_strategy", "register_strategy", "repair_slots", "strategy_names", "with_format"]
+__all__ = ["BUILTIN_STRATEGIES", "Scored", "Strategy", "StrategyContext", "extract_prompt",
+           "format_instruction", "get_strategy", "register_strategy", "repair_slots",
+           "strategy_names", "with_format"]
 
 
 def register_strategy(name: str, factory: Callable[[], Strategy]) -> None:
-    _registry[name] = factory
+    """Add a strategy from code in this process; a package adds one through its plugin's
+    ``register_strategies`` hook (``core.plugins``)."""
+    plugins.add("strategy", name, factory)
 
 
 def strategy_names() -> list[str]:
-    return sorted(_registry)
+    return sorted(plugins.registered("strategy"))
 
 
 def get_strategy(name: str) -> Strategy:
-    if name not in _registry:
+    found = plugins.registered("strategy")
+    if name not in found:
         raise ConfigError(f"unknown strategy '{name}'",
                           f"use one of: {', '.join(strategy_names())}")
-    return _registry[name]()
+    return found[name]()  # type: ignore[no-any-return]

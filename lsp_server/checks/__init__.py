@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from core import registered_checks
+
 from .base import CODES, Finding, PromptFacts
 from .duplicates import check_duplicates
 from .injection import check_injection
@@ -25,7 +27,13 @@ __all__ = ["CHECKS", "CODES", "Finding", "PromptFacts", "run_checks"]
 
 
 def run_checks(facts: PromptFacts) -> list[Finding]:
+    """Every registered check (the built-ins above, then the plugins'); a plugin's check that
+    fails is reported as a finding of its own rather than taking the others down."""
     out: list[Finding] = []
-    for check in CHECKS:
-        out.extend(check(facts))
+    for name, check in registered_checks().items():
+        try:
+            out.extend(check(facts))
+        except Exception as exc:  # a plugin's bug must not cost the user their diagnostics
+            out.append(Finding("analysis-failed", f"check {name} failed: "
+                               f"{type(exc).__name__}: {exc}"[:200], "report it to its plugin"))
     return out

@@ -1,15 +1,20 @@
-"""User input interpolated before the instructions, with nothing marking where it ends.
+"""User input interpolated before the instructions, with nothing marking where it ends; and
+text in the prompt itself that reads like a prompt injection.
 
 Text that follows an undelimited ``{{ slot }}`` reads to the model as a continuation of the
 input, so an input that says "ignore the above" competes with the real instructions. A slot is
 delimited when it is quoted or tagged on its line (``"{{ x }}"``, ``<review>{{ x }}</review>``,
 ``[{{ x }}]``) or fenced by the lines around it (``` ``` ```, ``\"\"\"``, ``---``, ``<tag>``).
+The injection phrases are the core's (``core.injection_matches``), the ones a run's
+``safety.injection`` screens inputs and prompts with, so the lint and the run agree.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+
+from core import injection_matches
 
 from .base import Finding, PromptFacts
 
@@ -38,6 +43,12 @@ def _fenced(lines: list[str], row: int) -> bool:
 
 def check_injection(facts: PromptFacts) -> Iterator[Finding]:
     text = facts.text
+    for name, start, end in injection_matches(text):
+        yield Finding("injection-risk",
+                      f"the prompt holds text that reads like a prompt injection ({name}): a run "
+                      "with safety.injection: refuse refuses it",
+                      "remove it, or quote it as an example inside fenced, labelled data",
+                      start, end)
     if not facts.templated:
         return
     lines = text.split("\n")

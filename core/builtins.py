@@ -1,0 +1,42 @@
+"""The built-in providers, metric types, strategies, processors and commands, registered as a
+plugin like any installed one (entry point ``builtins`` of the ``prompt_tuner`` group)."""
+
+from __future__ import annotations
+
+from .plugins import Command, Register, hookimpl
+
+
+@hookimpl
+def register_providers(register: Register) -> None:
+    from .models.registry import builtin_providers
+    for kind, factory in builtin_providers().items():
+        register(kind, factory)
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    from .metrics.registry import builtin_metrics
+    for kind in builtin_metrics():
+        register(kind.name, kind)
+
+
+@hookimpl
+def register_strategies(register: Register) -> None:
+    from .strategies import BUILTIN_STRATEGIES
+    for name, factory in BUILTIN_STRATEGIES.items():
+        register(name, factory)
+
+
+@hookimpl
+def register_processors(register: Register) -> None:
+    from .processors import BUILTIN_PROCESSORS
+    for name, processor in BUILTIN_PROCESSORS.items():
+        register(name, processor)
+
+
+@hookimpl
+def register_commands(register: Register) -> None:
+    from . import cli_ab, cli_insights, cli_plugins
+    register(cli_insights.COMMAND, Command(cli_insights.add_parsers, cli_insights.cmd_insights))
+    register(cli_ab.COMMAND, Command(cli_ab.add_parsers, cli_ab.run))
+    register(cli_plugins.COMMAND, Command(cli_plugins.add_parsers, cli_plugins.run))
