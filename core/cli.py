@@ -25,6 +25,7 @@ from . import (
     PromptTunerError,
     Task,
     TuneResult,
+    __version__,
     cli_report,
     cli_runs,
     compare_prompts,
@@ -68,7 +69,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Make prompts work on small language models.")
-    p.add_argument("--version", action="version", version=f"{PROG} 0.1.0")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("tune", help="improve a prompt", description=(

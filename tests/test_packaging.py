@@ -88,3 +88,20 @@ def test_the_image_installs_exact_versions_that_meet_every_floor() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "--constraint constraints.txt" in dockerfile and "COPY pyproject.toml README.md constraints.txt" \
         in dockerfile
+
+
+def test_the_version_is_written_once() -> None:
+    """core/__init__.py holds it; the package metadata, the CLI and the editor extension agree."""
+    import importlib.metadata
+    import json
+
+    import core
+
+    assert 'version = "' not in (ROOT / "pyproject.toml").read_text("utf-8").split("[tool")[0]
+    assert importlib.metadata.version("prompt-tuner") == core.__version__
+    cli = Path(sys.executable).with_name("prompt-tuner")
+    out = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["prompt-tuner", core.__version__]
+    vscode = json.loads((ROOT / "lsp_server/editors/vscode/package.json").read_text("utf-8"))
+    assert vscode["version"] == core.__version__
+    assert (ROOT / "LICENSE").read_text("utf-8").lstrip().startswith("Apache License")
