@@ -109,6 +109,9 @@ def main() -> None:
     ap.add_argument("--per-server", type=int, default=8, help="in flight per server in the pool run")
     args = ap.parse_args()
     n, lat, conc = args.requests, args.latency, args.concurrency
+    if n < 1 or conc < 1 or args.repeat < 1 or args.naive < 1 or lat < 0:
+        ap.error("--requests, --concurrency, --repeat and --naive must be at least 1, "
+                 "--latency at least 0")
     with tempfile.TemporaryDirectory() as tmp, Server(lat) as srv:
         cache_dir = Path(tmp)
         asyncio.run(run_stack([srv.base_url], 50, conc, cache_dir, "warmup"))
@@ -121,14 +124,17 @@ def main() -> None:
         peak, served = stats["peak_in_flight"], stats["mean_latency_s"]
         naive = asyncio.run(run_naive(srv.base_url, args.naive, cache_dir)) * n / args.naive
     ideal = n * lat / conc
+
+    def vs_ideal(t: float) -> str:  # a zero-latency server has no ideal to divide by
+        return f"{t / ideal:5.3f}" if ideal > 0 else "  n/a"
     print(f"requests: {n}  latency: {lat * 1000:.0f} ms (server-measured mean {served * 1000:.2f} ms)"
           f"  concurrency: {conc}  runs: {args.repeat} (median; best in brackets)")
     print(f"ideal (N x latency / concurrency): {ideal:7.3f} s")
-    print(f"full stack:                        {wall:7.3f} s  ratio to ideal {wall / ideal:5.3f}  "
-          f"[{min(walls):.3f} s, {min(walls) / ideal:5.3f}]  {n / wall:6.0f} req/s, "
+    print(f"full stack:                        {wall:7.3f} s  ratio to ideal {vs_ideal(wall)}  "
+          f"[{min(walls):.3f} s, {vs_ideal(min(walls))}]  {n / wall:6.0f} req/s, "
           f"server peak in flight {peak}")
-    print(f"bare aiohttp loop (the floor):     {bare:7.3f} s  ratio to ideal {bare / ideal:5.3f}  "
-          f"[{min(bares):.3f} s, {min(bares) / ideal:5.3f}]")
+    print(f"bare aiohttp loop (the floor):     {bare:7.3f} s  ratio to ideal {vs_ideal(bare)}  "
+          f"[{min(bares):.3f} s, {vs_ideal(min(bares))}]")
     print(f"stack cost over the bare loop:     {(wall / bare - 1) * 100:+6.1f} %")
     print(f"naive sequential loop:             {naive:7.3f} s  (measured on {args.naive}, scaled)"
           f"  the stack is {naive / wall:.1f}x faster")
