@@ -5,10 +5,13 @@
     python bench/passes.py --first first.json --second second.json
 
 The first pass learns nothing from the store (``--cold``) and leaves its runs there; the second
-runs the same tasks on that store with a fresh response cache, so it borrows no answer, only what
-the first runs taught (warm starts, the score predictor). Per task: each pass's tuned prompt on the
-held-out examples with its 95% CI, their paired difference (same test examples, same seed) with
-its CI and p-value, the calls each run sent and the second's saving. "same" means the second
+runs the same tasks on that store with a fresh response cache. What it saves comes two ways, shown
+apart: what the first runs taught (warm starts, earlier losers and predicted losers skipped, a
+rerun that stops once the earlier winner holds) cuts the requests its search makes; and a request
+identical to one an earlier run made is answered from the store (``cache.history``: "replayed"),
+not paid again. Per task: each pass's tuned prompt on the held-out examples with its 95% CI, their
+paired difference (same test examples, same seed) with its CI and p-value, the first run's calls,
+the second's requests (paid + replayed) and paid calls, and the savings. "same" means the second
 pass's held-out score is not significantly below the first's.
 """
 
@@ -49,20 +52,27 @@ def pair(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
         c = compare_paired([a[i] for i in shared], [b[i] for i in shared])
         diff, low, high, p = c.diff, c.diff_low, c.diff_high, c.p_value
     same = not (high < 0 or (p < 0.05 and diff < 0))
+    replayed = int(second.get("history_hits", 0))
+    asked = second["calls"] + replayed
     saved = 1 - second["calls"] / first["calls"] if first["calls"] else 0.0
+    learned = 1 - asked / first["calls"] if first["calls"] else 0.0
     return {"task": first["task"], "first": first["tuned"], "second": second["tuned"],
             "n": len(shared), "diff": diff, "low": low, "high": high, "p": p, "same": same,
-            "first_calls": first["calls"], "second_calls": second["calls"], "saved": saved,
-            "warm_seeds": second.get("warm_seeds", 0), "skipped": second.get("skipped", {})}
+            "first_calls": first["calls"], "second_requests": asked,
+            "second_calls": second["calls"], "replayed": replayed, "saved": saved,
+            "saved_by_learning": learned, "warm_seeds": second.get("warm_seeds", 0),
+            "skipped": second.get("skipped", {})}
 
 
 def table(pairs: list[dict[str, Any]]) -> str:
     head = ["task", "n", "1st pass (test)", "2nd pass (test)", "2nd-1st [95% CI]", "p", "same",
-            "1st calls", "2nd calls", "saved", "warm seeds", "skipped"]
+            "1st calls", "2nd asked", "replayed", "2nd calls", "saved", "by learning",
+            "warm seeds", "skipped"]
     body = [[r["task"], str(r["n"]), _pct(r["first"]), _pct(r["second"]),
              f"{r['diff']:+.0%} [{r['low']:+.0%}, {r['high']:+.0%}]", f"{r['p']:.2g}",
-             "yes" if r["same"] else "NO", str(r["first_calls"]), str(r["second_calls"]),
-             f"{r['saved']:.0%}", str(r["warm_seeds"]),
+             "yes" if r["same"] else "NO", str(r["first_calls"]), str(r["second_requests"]),
+             str(r["replayed"]), str(r["second_calls"]), f"{r['saved']:.0%}",
+             f"{r['saved_by_learning']:.0%}", str(r["warm_seeds"]),
              ", ".join(f"{v} {k}" for k, v in sorted(r["skipped"].items())) or "—"]
             for r in pairs]
     widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
@@ -71,10 +81,12 @@ def table(pairs: list[dict[str, Any]]) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
     first = sum(r["first_calls"] for r in pairs)
     second = sum(r["second_calls"] for r in pairs)
+    asked = sum(r["second_requests"] for r in pairs)
     same = sum(r["same"] for r in pairs)
     lines.append(f"held-out score kept (not significantly lower): {same} of {len(pairs)} tasks; "
                  f"calls {first} -> {second} "
-                 f"({1 - second / first if first else 0:.0%} fewer in all); "
+                 f"({1 - second / first if first else 0:.0%} fewer in all; requests {asked}, "
+                 f"{1 - asked / first if first else 0:.0%} fewer by learning alone); "
                  f"tasks with at least 30% fewer calls: "
                  f"{sum(r['saved'] >= 0.3 for r in pairs)} of {len(pairs)}")
     return "\n".join(lines)

@@ -130,7 +130,8 @@ async def one(name: str, task: Task, strategy: str, args: argparse.Namespace,
                                                           else work / "cache.db"),
     }
     if args.cold:  # nothing learned from the store's earlier runs
-        flags.update({"tune.warm_start": False, "tune.predictor": False})
+        flags.update({"tune.warm_start": False, "tune.predictor": False,
+                      "cache.history": False})
     if args.rounds:
         flags["tune.rounds"] = args.rounds
     if args.max_answer_tokens:  # a rambling 135M model spends most of its time on long answers
@@ -158,6 +159,7 @@ async def one(name: str, task: Task, strategy: str, args: argparse.Namespace,
         "instruction": best.candidate.text(), "demos": best.candidate.demos.k if best.candidate.demos else 0,
         "instruction_alone_dev": _instruction_alone(result), "attribution": result.attribution,
         "calls": result.calls, "cache_hits": result.cache_hits,
+        "history_hits": sum(int(u.get("history_hits", 0)) for u in result.usage.values()),
         "tuned_test_scores": {str(k): v for k, v in sorted(tuned_scores.items())},
         "warm_seeds": sum(c.candidate.strategy == "warm" for c in result.candidates),
         "skipped": _skipped(store_path(args, work), result.run_id),
@@ -324,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", help="the response cache (default: WORK/cache.db)")
     p.add_argument("--cold", action="store_true",
                    help="learn nothing from the store's earlier runs (no warm start, no "
-                   "predictor)")
+                   "predictor, none of their answers reused)")
     p.add_argument("--data", help="folder of public datasets (e.g. ../shared/datasets): adds them as tasks")
     p.add_argument("--public", help=f"comma-separated public tasks (default with --data: "
                    f"{','.join(PUBLIC_TASKS)})")

@@ -31,6 +31,7 @@ class Usage:
     attempts: int = 0        # HTTP/in-process attempts, retries included
     retries: int = 0
     cache_hits: int = 0
+    history_hits: int = 0    # of the cache hits: answers earlier runs in the store received
     failures: int = 0        # calls that gave up after every attempt
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -42,6 +43,7 @@ class Usage:
         self.attempts += other.attempts
         self.retries += other.retries
         self.cache_hits += other.cache_hits
+        self.history_hits += other.history_hits
         self.failures += other.failures
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
@@ -59,6 +61,7 @@ class Usage:
             "attempts": self.attempts,
             "retries": self.retries,
             "cache_hits": self.cache_hits,
+            "history_hits": self.history_hits,
             "failures": self.failures,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,

@@ -78,6 +78,9 @@ class CacheSettings(_Strict):
     enabled: bool = True
     path: Path | None = Field(default=None, description="default: user cache dir")
     ttl_s: float | None = Field(default=None, gt=0, description="entries older than this are refetched")
+    history: bool = Field(default=True, description=(
+        "a tune reuses the answers earlier runs in its store received for the very same "
+        "request (model, messages, sampling, seed), as the cache would"))
 
 
 class PoolSettings(_Strict):

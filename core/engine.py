@@ -96,8 +96,10 @@ class TuneRun:
         self.resume = resume
         self.budget = Budget(settings.budget)
         replay = replay_from_store(store, self.run_id) if resume else None
+        self._history_before: float | None = None
         self.hub = ModelHub(settings, secrets, budget=self.budget, use_cache=use_cache,
-                            on_call=self._record_response, replay=replay)
+                            on_call=self._record_response, replay=replay,
+                            history=self._earlier_answer if settings.cache.history else None)
         self.templates = TemplateLibrary()
         self.evaluations: dict[str, Evaluation] = {}   # on dev
         self.heldout: dict[str, Evaluation] = {}       # on test (the confirmation)
@@ -136,6 +138,18 @@ class TuneRun:
         if self.on_event is not None:
             self.on_event(event)
         plugins.observe(event)
+
+    def _earlier_answer(self, key: str) -> Completion | None:
+        """What an earlier run in the store was answered for this very request (as of this
+        run's start, so a resumed run decides as its first leg did)."""
+        if self._history_before is None:
+            row = self.store.get_run(self.run_id)
+            if row is None:
+                return None
+            self._history_before = float(row["created_at"])
+        got = self.store.earlier_response(key, before=self._history_before,
+                                          exclude_run=self.run_id)
+        return None if got is None else _completion(got)
 
     def _record_response(self, spec: str, key: str, request: Request, comp: Completion) -> None:
         self.store.record_response(self.run_id, spec, key, request.key_dict(), comp.to_json())
@@ -614,15 +628,16 @@ def _preview(text: str, width: int = 80) -> str:
     return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
+def _completion(row: Mapping[str, Any]) -> Completion:
+    return Completion(
+        text=row["text"] or "", prompt_tokens=row["prompt_tokens"] or 0,
+        completion_tokens=row["completion_tokens"] or 0, latency_s=row["latency_s"] or 0.0,
+        finish_reason=row["finish_reason"] or "stop", cached=True, model=row["model"] or "")
+
+
 def replay_from_store(store: Store, run_id: str) -> dict[str, Completion]:
     """The answers a run already received, by request hash (every call is stored as it lands)."""
-    out = {}
-    for row in store.responses(run_id):
-        out[row["key"]] = Completion(
-            text=row["text"] or "", prompt_tokens=row["prompt_tokens"] or 0,
-            completion_tokens=row["completion_tokens"] or 0, latency_s=row["latency_s"] or 0.0,
-            finish_reason=row["finish_reason"] or "stop", cached=True, model=row["model"] or "")
-    return out
+    return {row["key"]: _completion(row) for row in store.responses(run_id)}
 
 
 async def tune(

@@ -99,9 +99,14 @@ def _m006_predictions(db: sqlite_utils.Database) -> None:
     }, pk=("run_id", "candidate_id"))
 
 
+def _m007_answers_by_request(db: sqlite_utils.Database) -> None:
+    """Earlier runs' answers found by request hash: a new run reuses them (``cache.history``)."""
+    db.table("responses").create_index(["key", "created_at"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_score_vectors, _m003_reviews, _m004_candidate_extras,
-    _m005_rounds_and_splits, _m006_predictions]
+    _m005_rounds_and_splits, _m006_predictions, _m007_answers_by_request]
 VERDICTS = ("approve", "reject", "comment", "edit")
 MANUAL_RUN = "manual:"  # prefix of the pseudo-run that holds versions written by people
 
@@ -308,6 +313,19 @@ class Store:
 
     def rounds(self, run_id: str) -> list[dict[str, Any]]:
         return list(self.db.table("rounds").rows_where("run_id = ?", [run_id], order_by="round"))
+
+    def earlier_response(self, key: str, *, before: float,
+                         exclude_run: str) -> dict[str, Any] | None:
+        """The answer another run received for the request hashed ``key`` before ``before``
+        (a timestamp), if any: the oldest."""
+        rows = self.db.execute(
+            "SELECT text, prompt_tokens, completion_tokens, latency_s, finish_reason, model "
+            "FROM responses WHERE key = ? AND created_at < ? AND run_id != ? "
+            "ORDER BY created_at LIMIT 1", [key, before, exclude_run]).fetchall()
+        if not rows:
+            return None
+        return dict(zip(("text", "prompt_tokens", "completion_tokens", "latency_s",
+                         "finish_reason", "model"), rows[0], strict=True))
 
     def responses(self, run_id: str) -> list[dict[str, Any]]:
         return list(self.db.table("responses").rows_where("run_id = ?", [run_id],

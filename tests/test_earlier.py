@@ -91,3 +91,26 @@ def test_only_losers_of_the_same_task_and_model_count(tmp_path: Path) -> None:
     got = measured_before([same, reworded, with_demos], found, threshold=0.99)
     assert set(got) == {same.id, reworded.id}  # a different answer line is another prompt
     assert measured_before([reworded], found, threshold=1.01) == {}  # exact repeats only
+
+
+def test_a_rerun_reuses_the_answers_earlier_runs_received(fake_openai: FakeServer,
+                                                          tmp_path: Path) -> None:
+    """Same store, each run its own (fresh) response cache: the rerun's requests that the first
+    run made are answered from the store, not sent; with ``cache.history`` off they are sent."""
+    task = load_task(task_file(tmp_path))
+
+    def run(cache: str, **more: Any) -> tuple[Any, int]:
+        fake_openai.reset()
+        fake_openai.configure(rules=rules(), reply="fixed:no idea")
+        result = asyncio.run(tune(task, _settings(fake_openai, tmp_path, **{
+            "cache.enabled": True, "cache.path": str(tmp_path / cache), **more})))
+        return result, len(fake_openai.requests())
+
+    first, sent_first = run("first.db", **{"tune.predictor": False})
+    second, sent_second = run("second.db", **{"tune.predictor": False})
+    replayed = sum(u["history_hits"] for u in second.usage.values())
+    assert replayed > 0 and sent_second == sent_first - replayed
+    assert second.calls == first.calls - replayed
+    assert second.best.estimate.mean == first.best.estimate.mean  # the same answers, same scores
+    _, sent_off = run("third.db", **{"tune.predictor": False, "cache.history": False})
+    assert sent_off == sent_first

@@ -43,9 +43,9 @@ def test_new_store_creates_schema_and_records_migration(store: Store) -> None:
     tables = set(store.iter_tables())
     assert {"runs", "candidates", "evaluations", "responses", "_migrations"} <= tables
     rows = list(store.db["_migrations"].rows)
-    assert [r["version"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert len(MIGRATIONS) == 6
-    assert store.schema_version() == 6
+    assert [r["version"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+    assert len(MIGRATIONS) == 7
+    assert store.schema_version() == 7
     assert store.path.parent.is_dir()
 
 
@@ -62,7 +62,7 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
     old.db.conn.close()
     store = Store(path)
     try:
-        assert store.schema_version() == 6
+        assert store.schema_version() == 7
         row = next(iter(store.db["evaluations"].rows))
         assert row["score"] == 1.0 and row["parts_json"] is None
         store.record_evaluation("r", "c", 1, inputs={}, expected=None, answer="a", score=0.5,

@@ -46,6 +46,7 @@ class ModelHub:
         use_cache: bool = True,
         on_call: Callable[[str, str, Request, Completion], None] | None = None,
         replay: dict[str, Completion] | None = None,
+        history: Callable[[str], Completion | None] | None = None,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
@@ -55,6 +56,8 @@ class ModelHub:
         self.cache = cache
         self._on_call = on_call
         self._replay = replay or {}
+        # earlier runs' answers: only where answers are reused at all (the cache is on)
+        self._history = history if self.cache is not None else None
         self._clients: dict[str, ModelClient] = {}
         # Every configured key, redacted from answers, model errors and log records.
         self.redactor = Redactor(secrets.all_values())
@@ -81,6 +84,7 @@ class ModelHub:
                 budget=self.budget,
                 truncation=tuple(s.truncation), price=price_fn(s.prices.get(adapter.model)),
                 on_call=on_call, replay=self._replay, redactor=self.redactor,
+                history=self._history,
             )
         return self._clients[spec]
 

@@ -94,6 +94,7 @@ class ModelClient:
         on_call: Callable[[str, Request, Completion], None] | None = None,
         replay: Mapping[str, Completion] | None = None,
         redactor: Redactor | None = None,
+        history: Callable[[str], Completion | None] | None = None,
     ) -> None:
         self.name = name
         self.adapter = adapter
@@ -108,6 +109,9 @@ class ModelClient:
         # Answers this run already paid for (a resumed run): served before the cache, so a
         # resume never pays twice even with the cache off or its last writes lost to a kill.
         self.replay = replay or {}
+        # Answers earlier runs in the store received for the same request (``cache.history``):
+        # asked when the cache has none, so a store shared by the fronts never pays twice.
+        self.history = history
         self.redactor = redactor or Redactor()
         self.usage = Usage()
         self._identity = adapter.identity
@@ -129,6 +133,14 @@ class ModelClient:
             if hit is not None:
                 self.usage.cache_hits += 1
                 return hit
+        if self.history is not None:
+            earlier = self.history(key)
+            if earlier is not None:
+                self.usage.cache_hits += 1
+                self.usage.history_hits += 1
+                if self.cache is not None:
+                    self.cache.put(key, earlier)
+                return replace(earlier, cached=True)
         shared = self._inflight.get(key)
         if shared is not None:  # the same request is already on its way: wait for that one
             self.usage.cache_hits += 1

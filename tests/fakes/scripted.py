@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import core.strategies
+import core.plugins
 from core import Candidate, Example, Message, Settings, Task, load_settings
 from core.strategies import StrategyContext
 from tests.fakes.films import label, review
@@ -51,7 +51,8 @@ class Scripted:
 
 def use_scripted(monkeypatch: pytest.MonkeyPatch, made: Sequence[Candidate]) -> None:
     """Make ``tune.strategy: scripted`` propose ``made`` (undone after the test)."""
-    monkeypatch.setitem(core.strategies._registry, "scripted", lambda: Scripted(made))
+    monkeypatch.setitem(core.plugins.load().items["strategy"], "scripted",
+                        lambda: Scripted(made))
 
 
 def settings_for(server: FakeServer, tmp: Path, **flags: Any) -> Settings:
