@@ -22,13 +22,18 @@ def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, o
 
 
 def test_a_repeated_run_is_answered_from_the_cache_and_no_cache_sends_again(
-    fake_server: StartFakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fake_server: StartFakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the same run again, not one that learns from the first (it would skip the first's losers
+    # and ask the optimizer for others: new requests, tested in tests/test_earlier.py)
+    monkeypatch.setenv("PROMPT_TUNER_TUNE__PREDICTOR", "false")
     server = fake_server("openai")
     server.configure(reply="fixed:positive")
     spec = f"openai:fake@{server.base_url}"
     args = ["tune", str(ROOT / "examples" / "sentiment.tune.yaml"), "--target", spec,
             "--optimizer", spec, "--examples", "4", "--variations", "1", "--json", "-q",
+            "--no-warm-start",
             "--store", str(tmp_path / "s.db"), "--run-dir", str(tmp_path / "runs")]
 
     first = run_json(args, capsys)

@@ -38,16 +38,18 @@ def _task(folder: Path) -> Path:
 
 
 def _history(store: Store, target: str, format_child: Candidate, runs: int = 8) -> None:
-    """Earlier runs on the same model where stating the format lost 20 points every time."""
+    """Earlier runs on the same model, of another film task (so that what is skipped is a
+    prediction, not a repeat of a measured prompt: see tests/test_earlier.py), where stating the
+    format lost 20 points every time."""
     parent = Candidate((Message("user", ORIGINAL),))
     for r in range(runs):
         run = f"old{r}"
-        store.create_run(run, task_name="films", task={"name": "films"}, settings={},
+        store.create_run(run, task_name="films-old", task={"name": "films-old"}, settings={},
                          target=target, optimizer=target, judge="", metric="label")
         for cand, right, who in ((parent, lambda i: i % 5 != 0, ("original", "original")),
                                  (format_child, lambda i, r=r: i % 5 not in (0, 1 + r % 3),
                                   ("auto", "format"))):
-            store.add_candidate(run, "films", candidate_id=cand.id, messages=cand.to_json(),
+            store.add_candidate(run, "films-old", candidate_id=cand.id, messages=cand.to_json(),
                                 parents=list(cand.parents), strategy=who[0], operator=who[1],
                                 generation=cand.generation, extras=cand.extras())
             for i in range(20):
