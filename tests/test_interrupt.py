@@ -12,6 +12,10 @@ from pathlib import Path
 from tests.fakes.fixtures import StartFakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
+# A child started from a background job inherits SIGINT ignored, and Python keeps it so: give the
+# CLI the handler a terminal would (Ctrl-C raises KeyboardInterrupt) whatever ran the tests.
+INTERRUPTIBLE = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                 "from core.cli import main; sys.exit(main())")
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(
@@ -21,7 +25,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(
     spec = f"openai:fake@{server.base_url}"
     store = tmp_path / "store.db"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())",
+        [sys.executable, "-c", INTERRUPTIBLE,
          "tune", str(ROOT / "examples" / "sentiment.tune.yaml"), "--target", spec,
          "--optimizer", spec, "--store", str(store), "--run-dir", str(tmp_path / "runs"),
          "--concurrency", "2"],

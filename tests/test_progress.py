@@ -39,6 +39,10 @@ from tests.fakes.fixtures import StartFakeServer
 from tests.fakes.harness import FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
+# A child started from a background job inherits SIGINT ignored, and Python keeps it so: give the
+# CLI the handler a terminal would (Ctrl-C raises KeyboardInterrupt) whatever ran the tests.
+INTERRUPTIBLE = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                 "from core.cli import main; sys.exit(main())")
 BETTER = "Decide whether this film review is positive or negative:"
 ESC = "\x1b"
 
@@ -62,7 +66,7 @@ def start_tune(server: FakeServer, tmp: Path, *flags: str) -> subprocess.Popen[s
                 "TERM": "xterm-256color"})  # a capable terminal type: only the pipe says "plain"
     spec = f"openai:fake@{server.base_url}"
     return subprocess.Popen(
-        [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())", "tune",
+        [sys.executable, "-c", INTERRUPTIBLE, "tune",
          str(film_task(tmp)), "--target", spec, "--optimizer", spec, "--strategy", "refine",
          "--rounds", "2", "--variations", "2", "--seed", "7", "--concurrency", "2",
          "--max-calls", "500", "--store", str(tmp / "store.db"), "--run-dir", str(tmp / "runs"),
