@@ -81,6 +81,26 @@ def measured_before(made: Sequence[Candidate], earlier: Sequence[Earlier],
     out: dict[str, str] = {}
     if not earlier:
         return out
+    vectors: dict[int, Any] | None = None  # each earlier text embedded once, when first needed
+    for cand in made:
+        text = _text(cand.to_json())
+        demos, prefix = _demos(cand.extras()), cand.answer_prefix
+        same = [i for i, e in enumerate(earlier) if e.demos == demos and e.answer_prefix == prefix]
+        exact = next((i for i in same if earlier[i].text == text), None)
+        if exact is not None:
+            out[cand.id] = earlier[exact].why()
+            continue
+        if not same or threshold > 1:
+            continue
+        try:
+            if vectors is None:
+                vectors = dict(enumerate(embed_candidates([e.text for e in earlier])))
+            twin = near_duplicate(text, [(str(i), vectors[i]) for i in same], threshold)
+        except TaskError:  # no embedding model installed: exact repeats only
+            return out
+        if twin is not None:
+            out[cand.id] = earlier[int(twin)].why()
+    return out
     for cand in made:
         text = _text(cand.to_json())
         demos, prefix = _demos(cand.extras()), cand.answer_prefix

@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import import_module
@@ -295,14 +295,6 @@ def reset() -> None:
         _observers_failed.clear()
 
 
-def describe(found: Sequence[Plugin]) -> Iterable[str]:
-    """One line per plugin, for logs and the CLI's plain output."""
-    for p in found:
-        what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p.registered.items())
-        yield (f"{p.name} ({p.package} {p.version}): "
-               + (f"skipped: {p.error}" if p.error and not p.registered else what or "nothing"))
-
-
 __all__ = ["BUILTIN", "KINDS", "Command", "Plugin", "Register", "Specs", "add", "commands",
-           "describe", "hookimpl", "hookspec", "load", "observe", "plugins", "registered",
+           "hookimpl", "hookspec", "load", "observe", "plugins", "registered",
            "registered_checks", "reset"]
