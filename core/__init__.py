@@ -1,11 +1,19 @@
 """prompt-tuner's core: the public API that every front (CLI, Slack bot, language server) uses.
 
-    import asyncio
-    from core import load_settings, load_task, tune
+```python
+import asyncio
+from pathlib import Path
+from core import load_settings, load_task, open_store, tune
 
-    loaded = load_settings()
-    result = asyncio.run(tune(load_task(Path("examples/sentiment.tune.yaml")), loaded.settings))
-    print(result.best_prompt, result.best.estimate.fmt())
+loaded = load_settings(flags={"tune.variations": 6})
+events = lambda e: print(e.kind, getattr(e, "phase", ""))
+task = load_task(Path("examples/sentiment.tune.yaml"))
+result = asyncio.run(tune(task, loaded.settings, secrets=loaded.secrets,
+                          on_event=events))
+print(result.best_prompt, result.best.estimate.fmt(), result.p_value)
+store = open_store(loaded.settings)
+print(store.versions("movie-sentiment"))  # every version tried for the task
+```
 
 Fronts import from here only; everything else is internal.
 """
@@ -59,6 +67,7 @@ from .events import (
     RunFinished,
     RunWarning,
 )
+from .extras import EXTRAS, missing_extra, require_extra
 from .history import (
     EXPORT_FIELDS,
     CandidateView,
@@ -96,6 +105,7 @@ from .report.safety import safety_summary
 from .result import CandidateResult, TuneResult
 from .review import ReviewEntry, Reviewer, RoundDecision, RoundReview
 from .safety import find_injection, injection_matches
+from .scaffold import Scaffold, scaffold_name, scaffold_task
 from .sqlitedb import (
     StorageBusy,
     StorageCorrupt,
@@ -116,6 +126,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EXPORT_FIELDS",
+    "EXTRAS",
     "PROFILES",
     "ABError",
     "ABReport",
@@ -178,6 +189,7 @@ __all__ = [
     "RunSummary",
     "RunView",
     "RunWarning",
+    "Scaffold",
     "Score",
     "Scored",
     "Secrets",
@@ -224,6 +236,7 @@ __all__ = [
     "loaded_plugins",
     "metric_types",
     "migrate_database",
+    "missing_extra",
     "new_run_id",
     "open_cache",
     "open_database",
@@ -238,11 +251,14 @@ __all__ = [
     "register_processor",
     "registered",
     "registered_checks",
+    "require_extra",
     "resolve_models",
     "resolve_run_id",
     "resume",
     "run_ab",
     "safety_summary",
+    "scaffold_name",
+    "scaffold_task",
     "spec_place",
     "strategy_names",
     "task_endpoints",
@@ -255,11 +271,34 @@ __all__ = [
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
     """The run and version history (read it for reports, history, the editor and the bot);
-    ``read_only``: never create or write it (see ``core.store``)."""
+    ``read_only``: never create or write it (see ``core.store``).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import load_settings, open_store
+        >>> path = Path(tempfile.mkdtemp()) / "runs.db"
+        >>> store = open_store(load_settings(flags={"store_path": str(path)}).settings)
+        >>> store.path == path, path.exists()
+        (True, True)
+        >>> store.close()
+    """
     return Store(settings.store_file(), read_only=read_only)
 
 
 def open_cache(settings: Settings, *, discard_corrupt: bool = False) -> ResponseCache:
-    """``discard_corrupt``: start a damaged cache file again, empty (``cache clear``)."""
+    """``discard_corrupt``: start a damaged cache file again, empty (``cache clear``).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import Completion, load_settings, open_cache
+        >>> path = Path(tempfile.mkdtemp()) / "responses.db"
+        >>> cache = open_cache(load_settings(flags={"cache.path": str(path)}).settings)
+        >>> cache.put("some-request-hash", Completion("positive", model="embedded"))
+        >>> cache.get("some-request-hash").text, cache.stats().entries
+        ('positive', 1)
+        >>> cache.close()
+    """
     return ResponseCache(settings.cache_file(), ttl_s=settings.cache.ttl_s,
                          discard_corrupt=discard_corrupt)

@@ -234,7 +234,25 @@ def compare_strategies(task: str, runs: Sequence[ABRun], strategies: Sequence[st
                        seeds: Sequence[int], *, alpha: float = 0.05,
                        max_calls: int | None = None) -> ABReport:
     """Every pair of strategies, paired over seeds and held-out examples, Holm-corrected over
-    all pairs; per strategy its pooled held-out score with a 95% CI, calls and wall time."""
+    all pairs; per strategy its pooled held-out score with a 95% CI, calls and wall time.
+
+    Examples:
+        Two strategies, two seeds each; ``fewshot``'s winners answer 18 more of 40 held-out
+        examples right than ``auto``'s:
+
+        >>> from core import ABRun, compare_strategies
+        >>> def run(strategy, seed, right):
+        ...     scores = {i: 1.0 if i < right else 0.0 for i in range(20)}
+        ...     return ABRun(strategy, seed, f"run-{strategy}-{seed}", "finished", "c1", "…",
+        ...                  improved=right > 8, heldout=True, calls=100, duration_s=10.0,
+        ...                  scores=scores)
+        >>> runs = [run("auto", 0, 8), run("fewshot", 0, 17), run("auto", 1, 7), run("fewshot", 1, 16)]
+        >>> report = compare_strategies("movie-sentiment", runs, ["auto", "fewshot"], [0, 1])
+        >>> [(s.strategy, s.estimate.n, round(s.estimate.mean, 3)) for s in report.summaries]
+        [('auto', 40, 0.375), ('fewshot', 40, 0.825)]
+        >>> report.pairs[0].winner, report.overall
+        ('fewshot', 'Use fewshot: it beats every other strategy on held-out examples.')
+    """
     strategies, seeds = tuple(strategies), tuple(seeds)
     raw = []
     for a, b in itertools.combinations(strategies, 2):
@@ -293,7 +311,24 @@ def heldout_problem(task: Task, settings: Settings) -> ABError | None:
 
 def check_ab(task: Task, settings: Settings, strategies: Sequence[str],
              seeds: Sequence[int]) -> tuple[str, ...]:
-    """Everything :func:`run_ab` refuses, before any model is called."""
+    """Everything :func:`run_ab` refuses, before any model is called.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from core import ABError, check_ab, load_settings, load_task
+        >>> task = load_task(Path("examples/sentiment.tune.yaml"))  # 40 examples: 30% held out
+        >>> settings = load_settings().settings
+        >>> check_ab(task, settings, ["auto", "fewshot"], [0, 1, 2])
+        ('auto', 'fewshot')
+        >>> for strategies, seeds in ((["auto"], [0]), (["auto", "magic"], [0]), (["auto", "cot"], [1, 1])):
+        ...     try:
+        ...         check_ab(task, settings, strategies, seeds)
+        ...     except ABError as exc:
+        ...         print(exc.message)
+        ab compares strategies: give at least two
+        unknown strategy 'magic'
+        seeds must be distinct and not negative
+    """
     names = check_strategies(strategies)
     if not seeds:
         raise ABError("ab needs at least one seed", "e.g. --seeds 3")
@@ -324,7 +359,19 @@ async def run_ab(task: Task, settings: Settings, strategies: Sequence[str], seed
                  on_event: EventHandler | None = None, on_run: OnRun | None = None) -> ABReport:
     """Tune ``task`` once per strategy and seed, one run at a time (so wall times compare), at
     ``settings``' budget; then :func:`compare_strategies`. Refuses (:class:`ABError`) before
-    any call what :func:`check_ab` refuses. Every run is an ordinary run in the store."""
+    any call what :func:`check_ab` refuses. Every run is an ordinary run in the store.
+
+    Examples:
+        A task too small to hold examples out has nothing to compare strategies on, so it is
+        refused before any model is called:
+
+        >>> import asyncio
+        >>> from core import load_settings, quick_task, run_ab
+        >>> asyncio.run(run_ab(quick_task("Write a haiku about rain"), load_settings().settings,
+        ...                    ["auto", "opro"], [0]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.ab.ABError: task 'write-a-haiku-about-rain' has no examples, so none can be held out (...)
+    """
     names = check_ab(task, settings, strategies, seeds)
     own_store = store is None
     store = store or Store(settings.store_file())

@@ -15,6 +15,16 @@ from .errors import BudgetExhausted
 
 
 class BudgetLimits(BaseModel):
+    """What one run may spend (``budget:`` in the settings, ``--max-calls`` and its kin); None:
+    no limit.
+
+    Examples:
+        >>> from core import load_settings
+        >>> limits = load_settings(flags={"budget.max_calls": 300}).settings.budget
+        >>> limits.max_calls, limits.max_cost
+        (300, None)
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     max_calls: int | None = Field(default=None, ge=1, description="model calls sent (not cached)")
@@ -25,7 +35,16 @@ class BudgetLimits(BaseModel):
 
 @dataclass
 class Usage:
-    """Counters for one model (one role) or for a whole run."""
+    """Counters for one model (one role) or for a whole run.
+
+    Examples:
+        >>> from core import Usage
+        >>> total = Usage(calls=3, cache_hits=1, prompt_tokens=120, latencies=[0.2, 0.4, 0.3])
+        >>> total.add(Usage(calls=1, completion_tokens=9, latencies=[0.5]))
+        >>> summary = total.summary()
+        >>> summary["calls"], summary["cache_hits"], summary["latency_p50_s"]
+        (4, 1, 0.4)
+    """
 
     calls: int = 0           # requests answered by a model (cache misses)
     attempts: int = 0        # HTTP/in-process attempts, retries included

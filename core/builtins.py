@@ -36,7 +36,10 @@ def register_processors(register: Register) -> None:
 
 @hookimpl
 def register_commands(register: Register) -> None:
-    from . import cli_ab, cli_insights, cli_plugins
+    from . import cli_ab, cli_completion, cli_init, cli_insights, cli_plugins, cli_summarize
     register(cli_insights.COMMAND, Command(cli_insights.add_parsers, cli_insights.cmd_insights))
     register(cli_ab.COMMAND, Command(cli_ab.add_parsers, cli_ab.run))
     register(cli_plugins.COMMAND, Command(cli_plugins.add_parsers, cli_plugins.run))
+    register(cli_summarize.COMMAND, Command(cli_summarize.add_parsers, cli_summarize.run))
+    register(cli_init.COMMAND, Command(cli_init.add_parsers, cli_init.run))
+    register(cli_completion.COMMAND, Command(cli_completion.add_parsers, cli_completion.run))

@@ -31,6 +31,21 @@ class Demos:
 
 @dataclass(frozen=True)
 class Candidate:
+    """A prompt variant: its messages, where it came from, and the demonstrations and answer
+    line that go with it. Its ``id`` hashes only what is sent, so the same prompt is the same
+    version in every run.
+
+    Examples:
+        >>> from core import Candidate, Message
+        >>> original = Candidate((Message("user", "Review: {{ review }}"),))
+        >>> child = original.with_main("Positive or negative?\\n{{ review }}", parents=(original.id,),
+        ...                            strategy="refine", operator="rewrite")
+        >>> len(original.id), child.parents == (original.id,), child.text()
+        (12, True, 'Positive or negative?\\n{{ review }}')
+        >>> Candidate(original.messages, strategy="opro").id == original.id
+        True
+    """
+
     messages: tuple[Message, ...]
     parents: tuple[str, ...] = ()
     strategy: str = "original"

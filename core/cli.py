@@ -26,6 +26,7 @@ from . import (
     Task,
     TuneResult,
     __version__,
+    cli_gate,
     cli_report,
     cli_runs,
     compare_prompts,
@@ -49,6 +50,7 @@ from .cli_history import add_parsers as _history_parsers
 from .cli_history import run as _history_run
 from .cli_progress import ProgressDisplay, setup_logging
 from .datasets import is_file
+from .gate import EXIT_INTERNAL, compare_gate, eval_gate
 from .plugins import commands as plugin_commands
 
 PROG = "prompt-tuner"
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--repeat", type=int, default=1, metavar="K",
                    help="answer every example K times (sampled after the first) to see the spread")
     _measure(e)
+    cli_gate.add_flags(e, compare=False)
 
     m = sub.add_parser("compare", help="A/B test prompts on the same examples",
                        description="Score PROMPT_A and PROMPT_B on the same examples and test the "
@@ -131,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--pairwise", action="store_true",
                    help="also have the judge pick the better answer of each pair, in both orders")
     _measure(m)
+    cli_gate.add_flags(m, compare=True)
 
     _history_parsers(sub, _common)
     cli_report.add_parsers(sub, _common)
@@ -337,11 +341,13 @@ def cmd_eval(args: argparse.Namespace, out: Console) -> int:
         task, settings, secrets=loaded.secrets, prompt=prompt, split=args.split, limit=args.limit,
         repeat=args.repeat, use_cache=settings.cache.enabled,
         worst=5 if args.worst is None else args.worst))
+    name = args.prompt or "task"
+    gate = eval_gate(report, name, fail_under=args.fail_under, min_lower=args.min_lower)
     if args.json:
-        _emit_json(out, report.to_json())
+        _emit_json(out, cli_gate.with_gate({"name": name, **report.to_json()}, gate))
     else:
         print_eval(out, report)
-    return 0
+    return cli_gate.show(Console(stderr=True), gate)
 
 
 def cmd_compare(args: argparse.Namespace, out: Console) -> int:
@@ -358,11 +364,13 @@ def cmd_compare(args: argparse.Namespace, out: Console) -> int:
         task, settings, prompts, secrets=loaded.secrets, split=args.split, limit=args.limit,
         use_cache=settings.cache.enabled, alpha=args.alpha,
         worst=3 if args.worst is None else args.worst, pairwise=args.pairwise))
+    gate = compare_gate(report, fail_on_regression=args.fail_on_regression,
+                        fail_under=args.fail_under, min_lower=args.min_lower)
     if args.json:
-        _emit_json(out, report.to_json())
+        _emit_json(out, cli_gate.with_gate(report.to_json(), gate))
     else:
         print_compare(out, report)
-    return 0
+    return cli_gate.show(Console(stderr=True), gate)
 
 
 def cmd_config(args: argparse.Namespace, out: Console) -> int:
@@ -458,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"{PROG}: internal error: {type(exc).__name__}: {escape(one_line(str(exc)))} "
                   "(rerun with -vv for the traceback, and please report it)", highlight=False,
                   soft_wrap=True)
-        return 1
+        return EXIT_INTERNAL  # 1 is a failed CI gate (core/gate.py)
 
 
 def entry() -> NoReturn:

@@ -238,7 +238,16 @@ PROVIDER_KEYS = {"OPENAI_API_KEY": "openai_api_key", "ANTHROPIC_API_KEY": "anthr
 
 class Secrets(BaseSettings):
     """API keys, from the environment only: the providers' three, and the ones ``key_bindings``
-    names (read by :func:`load_settings`)."""
+    names (read by :func:`load_settings`).
+
+    Examples:
+        >>> from core import Secrets
+        >>> secrets = Secrets().with_bound(["VLLM_API_KEY"], {"VLLM_API_KEY": "sk-local"})
+        >>> secrets.get("VLLM_API_KEY"), secrets.get("OPENAI_API_KEY"), secrets.names()
+        ('sk-local', None, ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'HF_TOKEN', 'VLLM_API_KEY'])
+        >>> "sk-local" in repr(secrets)
+        False
+    """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -421,7 +430,31 @@ def load_settings(
     flags: Mapping[str, Any] | None = None,
     cwd: Path | None = None,
 ) -> LoadedSettings:
-    """Merge every layer, validate once, and remember where each value came from."""
+    """Merge every layer, validate once, and remember where each value came from.
+
+    ``flags`` are dotted keys (``tune.rounds``), as the CLI's flags set them; ``None`` values
+    are skipped. ``cwd``: where to look for a ``prompt-tuner.yaml`` (default: the working
+    directory); ``config_file`` names one instead.
+
+    Examples:
+        >>> from core import load_settings
+        >>> loaded = load_settings(profile="quick", flags={"budget.max_calls": 50})
+        >>> loaded.settings.tune.variations, loaded.settings.budget.max_calls
+        (2, 50)
+        >>> loaded.sources["tune.variations"], loaded.sources["budget.max_calls"]
+        ('profile quick', 'flag')
+        >>> loaded.settings.models.target
+        'embedded'
+
+        A bad value is one ``ConfigError`` line naming the setting and where it came from:
+
+        >>> from core import ConfigError
+        >>> try:
+        ...     load_settings(flags={"tune.rounds": 0})
+        ... except ConfigError as exc:
+        ...     print(exc.message)
+        setting 'tune.rounds': Input should be greater than or equal to 1 (from flag)
+    """
     file_path = find_config_file(config_file, cwd)
     file_layer = read_config_file(file_path) if file_path else {}
     env_layer = _env_layer()
@@ -484,7 +517,16 @@ def _refuse_found_bindings(path: Path, file_layer: Mapping[str, Any],
 
 
 def describe_settings(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
-    """(key, value, source) for every setting, secrets masked."""
+    """(key, value, source) for every setting, secrets masked.
+
+    Examples:
+        >>> from core import describe_settings, load_settings
+        >>> rows = describe_settings(load_settings(flags={"tune.seed": 7}))
+        >>> [row for row in rows if row[0] in ("tune.seed", "tune.rounds")]
+        [('tune.rounds', '4', 'default'), ('tune.seed', '7', 'flag')]
+        >>> [row for row in rows if row[0] == "secrets.OPENAI_API_KEY"]
+        [('secrets.OPENAI_API_KEY', '(not set)', 'environment')]
+    """
     rows = []
     flat = _flatten(loaded.settings.model_dump(mode="json"))
     for key in sorted(flat):
@@ -500,7 +542,21 @@ def describe_settings(loaded: LoadedSettings) -> list[tuple[str, str, str]]:
 
 def resolve_models(loaded: LoadedSettings, task_models: Any) -> Settings:
     """Model roles: a task file's ``models:`` beats config files and profiles, while the
-    environment and flags beat the task file."""
+    environment and flags beat the task file.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import load_settings, load_task, resolve_models
+        >>> path = Path(tempfile.mkdtemp()) / "hi.yaml"
+        >>> _ = path.write_text("{name: hi, prompt: Say hi, models: "
+        ...                     "{target: 'ollama:qwen2.5:0.5b', judge: 'ollama:qwen2.5:7b'}}")
+        >>> task = load_task(path)
+        >>> loaded = load_settings(flags={"models.judge": "embedded"})  # a flag beats the file
+        >>> models = resolve_models(loaded, task.models).models
+        >>> models.target, models.optimizer, models.judge
+        ('ollama:qwen2.5:0.5b', 'embedded', 'embedded')
+    """
     settings = loaded.settings
     updates = {}
     for role in ("target", "optimizer", "judge"):

@@ -81,6 +81,14 @@ ATTRIBUTION_EXAMPLES = 32  # dev examples the budget keeps back for taking the w
 
 
 def new_run_id() -> str:
+    """A new run's id: when it started, and six random hex digits.
+
+    Examples:
+        >>> import re
+        >>> from core import new_run_id
+        >>> bool(re.fullmatch(r"\\d{8}-\\d{6}-[0-9a-f]{6}", new_run_id()))
+        True
+    """
     return time.strftime("%Y%m%d-%H%M%S") + "-" + pysecrets.token_hex(3)
 
 
@@ -656,7 +664,34 @@ async def tune(
 
     ``resume=True`` with the ``run_id`` of an unfinished run carries it on: the run's stored
     answers are replayed (no model call is paid twice, cache or not) and it finishes under the
-    same id. ``reviewer`` is asked after every round (see ``core.review``)."""
+    same id. ``reviewer`` is asked after every round (see ``core.review``).
+
+    Examples:
+        A small run on the embedded model: the bundled task's first four examples, one round
+        of one proposal, into a store of its own. A reviewer sees each round and may stop it:
+
+        >>> import asyncio, tempfile
+        >>> from pathlib import Path
+        >>> from core import RoundDecision, RoundReview, Store, load_settings, load_task, tune
+        >>> small = {"tune.max_examples": 4, "tune.auto_split_min": 1000, "tune.rounds": 2,
+        ...          "tune.variations": 1, "budget.max_calls": 30}
+        >>> settings = load_settings(flags=small).settings
+        >>> task = load_task(Path("examples/sentiment.tune.yaml"))
+        >>> store = Store(Path(tempfile.mkdtemp()) / "store.db")
+        >>> seen = []
+        >>> def stop_after_one(review: RoundReview) -> RoundDecision:
+        ...     originals = [entry for entry in review.entries if entry.is_original]
+        ...     seen.append((review.round, review.rounds, len(originals)))
+        ...     return RoundDecision(stop=True)
+        >>> result = asyncio.run(tune(task, settings, store=store, reviewer=stop_after_one))
+        >>> result.status, result.task_name, seen  # round 1 of at most 2, the original among its entries
+        ('finished', 'movie-sentiment', [(1, 2, 1)])
+        >>> result.calls <= 30, result.original.estimate.n, result.heldout
+        (True, 4, False)
+        >>> result.best in result.candidates and (result.improved or result.best == result.original)
+        True
+        >>> store.close()
+    """
     own_store = store is None
     store = store or Store(settings.store_file())
     if resume:
@@ -690,7 +725,33 @@ async def resume(run_id: str, settings: Settings, *, secrets: Secrets | None = N
                  on_event: EventHandler | None = None, use_cache: bool = True,
                  store: Store | None = None, reviewer: Reviewer | None = None) -> TuneResult:
     """Finish an interrupted run (killed, crashed, cancelled) with the task and settings it
-    started with; ``settings`` only says where the store is."""
+    started with; ``settings`` only says where the store is.
+
+    Examples:
+        A run whose reviewer fails after the first round is stored as failed; ``resume``
+        finishes it under the same id, replaying the answers it had already paid for:
+
+        >>> import asyncio, tempfile
+        >>> from pathlib import Path
+        >>> from core import Store, list_runs, load_settings, load_task, resume, tune
+        >>> small = {"tune.max_examples": 4, "tune.auto_split_min": 1000, "tune.rounds": 1,
+        ...          "tune.variations": 1, "budget.max_calls": 30}
+        >>> settings = load_settings(flags=small).settings
+        >>> store = Store(Path(tempfile.mkdtemp()) / "store.db")
+        >>> def power_cut(review):
+        ...     raise RuntimeError("power cut")
+        >>> asyncio.run(tune(load_task(Path("examples/sentiment.tune.yaml")), settings,
+        ...                  store=store, reviewer=power_cut))
+        Traceback (most recent call last):
+        RuntimeError: power cut
+        >>> [(run.status, run.candidates >= 2) for run in list_runs(store)]
+        [('failed', True)]
+        >>> run_id = list_runs(store)[0].id
+        >>> result = asyncio.run(resume(run_id, settings, store=store))
+        >>> result.run_id == run_id, result.status, list_runs(store)[0].status
+        (True, 'finished', 'finished')
+        >>> store.close()
+    """
     own_store = store is None
     store = store or Store(settings.store_file())
     try:

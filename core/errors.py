@@ -9,7 +9,16 @@ from __future__ import annotations
 
 
 class PromptTunerError(Exception):
-    """Root of every deliberate prompt-tuner error."""
+    """Root of every deliberate prompt-tuner error.
+
+    Examples:
+        >>> from core import ConfigError, PromptTunerError
+        >>> error = ConfigError("unknown profile 'fast'", "use one of: default, quick, thorough")
+        >>> isinstance(error, PromptTunerError), error.exit_code
+        (True, 2)
+        >>> print(error)
+        unknown profile 'fast' (use one of: default, quick, thorough)
+    """
 
     exit_code = 2
 
@@ -117,7 +126,22 @@ def first_user_error(exc: BaseException, *,
     """The error a person needs from a failure that may be a task group's: the first
     ``PromptTunerError`` (or Ctrl-C, or one of the front's own user errors ``also``) anywhere in
     ``exc``, groups opened depth first, however deeply; else its first error (a bug, shown as one).
-    ``exc`` itself when it is not a group. Every front finds the error to show this one way."""
+    ``exc`` itself when it is not a group. Every front finds the error to show this one way.
+
+    Examples:
+        >>> from core import ModelUnavailable, TaskError, first_user_error
+        >>> group = ExceptionGroup("scoring", [
+        ...     ValueError("a bug"),
+        ...     ExceptionGroup("calls", [ModelUnavailable("embedded: no answer", "check the model")]),
+        ... ])
+        >>> print(first_user_error(group))
+        embedded: no answer (check the model)
+        >>> first_user_error(ExceptionGroup("g", [ValueError("a bug")]))
+        ValueError('a bug')
+        >>> error = TaskError("x.yaml: no prompt")
+        >>> first_user_error(error) is error
+        True
+    """
     if not isinstance(exc, BaseExceptionGroup):
         return exc
     found = _first_of(exc, (PromptTunerError, KeyboardInterrupt, *also))

@@ -239,7 +239,22 @@ async def evaluate_prompt(task: Task, settings: Settings, *, secrets: Secrets | 
                           prompt: tuple[Message, ...] | None = None, split: str | None = None,
                           limit: int | None = None, repeat: int = 1, use_cache: bool = True,
                           worst: int = 5) -> EvalReport:
-    """Score one prompt (default: the task's) on a split; every metric with n and a 95% CI."""
+    """Score one prompt (default: the task's) on a split; every metric with n and a 95% CI.
+
+    Examples:
+        The bundled task's prompt on its first four examples, answered by the embedded model:
+
+        >>> import asyncio
+        >>> from pathlib import Path
+        >>> from core import evaluate_prompt, load_settings, load_task
+        >>> task = load_task(Path("examples/sentiment.tune.yaml"))
+        >>> report = asyncio.run(evaluate_prompt(task, load_settings().settings, limit=4))
+        >>> report.n, report.split, report.target, report.usage["answers"], sum(report.outcomes.values())
+        (4, 'all', 'embedded', 4, 4)
+        >>> score = report.metrics["label"]
+        >>> score.n, 0.0 <= score.low <= score.mean <= score.high <= 1.0
+        (4, True)
+    """
     started = time.monotonic()
     split_name, examples = _examples(task, split, limit)
     session = _Session(task, settings, secrets, use_cache)
@@ -262,7 +277,27 @@ async def compare_prompts(task: Task, settings: Settings,
                           pairwise: bool = False) -> ComparisonReport:
     """A/B test: prompts[0] is A; every other prompt is compared with it on the same examples.
     With several challengers the p-values are Holm-corrected. ``pairwise``: the judge model also
-    picks the better answer of each pair, shown in both orders (a position-swap check)."""
+    picks the better answer of each pair, shown in both orders (a position-swap check).
+
+    Examples:
+        The bundled task's prompt (A) against one that says what to answer (B), on the same four
+        examples, answered by the embedded model:
+
+        >>> import asyncio
+        >>> from pathlib import Path
+        >>> from core import Message, compare_prompts, load_settings, load_task
+        >>> task = load_task(Path("examples/sentiment.tune.yaml"))
+        >>> terse = (Message("user", "Positive or negative? One word.\\n\\n{{ review }}"),)
+        >>> report = asyncio.run(compare_prompts(task, load_settings().settings,
+        ...                                      [("original", task.messages), ("terse", terse)],
+        ...                                      limit=4))
+        >>> report.names, report.n, [r.n for r in report.reports]
+        (['original', 'terse'], 4, [4, 4])
+        >>> matchup = report.matchups[0]
+        >>> c = matchup.overall  # terse - original, paired
+        >>> matchup.name_b, c.n, c.b_wins + c.a_wins + c.ties, -1 <= c.diff_low <= c.diff <= c.diff_high <= 1
+        ('terse', 4, 4, True)
+    """
     if len(prompts) < 2:
         raise PromptTunerError("compare needs at least two prompts", "give PROMPT_A PROMPT_B")
     started = time.monotonic()

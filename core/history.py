@@ -289,7 +289,28 @@ def _usage_from_responses(store: Store, run_id: str) -> dict[str, dict[str, Any]
 def load_run(store: Store, run_id: str, *, result: dict[str, Any] | None = None) -> RunView:
     """Everything stored about one run (an id, or a unique prefix of one). ``result``: the run's
     result JSON when the run row does not hold it yet (the reports written as a run finishes,
-    before the store marks it finished)."""
+    before the store marks it finished).
+
+    Examples:
+        A small run on the embedded model, then everything the store holds about it:
+
+        >>> import asyncio, tempfile
+        >>> from pathlib import Path
+        >>> from core import Store, load_run, load_settings, load_task, tune
+        >>> small = {"tune.max_examples": 4, "tune.auto_split_min": 1000, "tune.rounds": 1,
+        ...          "tune.variations": 1, "budget.max_calls": 30}
+        >>> store = Store(Path(tempfile.mkdtemp()) / "store.db")
+        >>> result = asyncio.run(tune(load_task(Path("examples/sentiment.tune.yaml")),
+        ...                           load_settings(flags=small).settings, store=store))
+        >>> view = load_run(store, result.run_id[:12])
+        >>> view.id == result.run_id, view.status, view.task["name"]
+        (True, 'finished', 'movie-sentiment')
+        >>> view.original.is_original, view.best.id == result.best.id, [r.round for r in view.rounds]
+        (True, True, [0, 1])
+        >>> view.totals["calls"] == result.calls
+        True
+        >>> store.close()
+    """
     run = store.get_run(resolve_run_id(store, run_id))
     rid = str(run["id"])
     if result is not None:
@@ -369,7 +390,24 @@ def _baselines(store: Store, view: RunView) -> Baselines | None:
 
 
 def resolve_run_id(store: Store, ref: str) -> str:
-    """A run id, a unique prefix of one, or ``last`` (the newest run)."""
+    """A run id, a unique prefix of one, or ``last`` (the newest run).
+
+    Examples:
+        >>> import asyncio, tempfile
+        >>> from pathlib import Path
+        >>> from core import Store, resolve_run_id, load_settings, load_task, tune
+        >>> small = {"tune.max_examples": 4, "tune.auto_split_min": 1000, "tune.rounds": 1,
+        ...          "tune.variations": 1, "budget.max_calls": 30}
+        >>> store = Store(Path(tempfile.mkdtemp()) / "store.db")
+        >>> result = asyncio.run(tune(load_task(Path("examples/sentiment.tune.yaml")),
+        ...                           load_settings(flags=small).settings, store=store))
+        >>> resolve_run_id(store, "last") == resolve_run_id(store, result.run_id[:10]) == result.run_id
+        True
+        >>> resolve_run_id(store, "nope")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.PromptTunerError: no run nope in .../store.db (list runs with `prompt-tuner runs`)
+        >>> store.close()
+    """
     if ref == "last":
         rows = _real_runs(store, limit=1)
         if not rows:
@@ -420,7 +458,26 @@ class RunSummary:
 
 
 def list_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list[RunSummary]:
-    """Past runs, newest first (people's hand-written versions are not runs)."""
+    """Past runs, newest first (people's hand-written versions are not runs).
+
+    Examples:
+        >>> import asyncio, tempfile
+        >>> from pathlib import Path
+        >>> from core import Store, list_runs, load_settings, load_task, tune
+        >>> small = {"tune.max_examples": 4, "tune.auto_split_min": 1000, "tune.rounds": 1,
+        ...          "tune.variations": 1, "budget.max_calls": 30}
+        >>> store = Store(Path(tempfile.mkdtemp()) / "store.db")
+        >>> result = asyncio.run(tune(load_task(Path("examples/sentiment.tune.yaml")),
+        ...                           load_settings(flags=small).settings, store=store))
+        >>> [(run.id == result.run_id, run.task, run.status, run.heldout) for run in list_runs(store)]
+        [(True, 'movie-sentiment', 'finished', False)]
+        >>> run = list_runs(store)[0]
+        >>> run.baseline.n, run.calls == result.calls, run.candidates >= 2
+        (4, True, True)
+        >>> list_runs(store, task="another-task")
+        []
+        >>> store.close()
+    """
     out = []
     counts = dict(store.db.execute(
         "SELECT run_id, count(*) FROM candidates GROUP BY run_id").fetchall())
@@ -458,7 +515,25 @@ def list_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list
 
 
 def export_rows(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
-    """Every scored answer of a run, one flat record each (for CSV/JSONL export)."""
+    """Every scored answer of a run, one flat record each (for CSV/JSONL export).
+
+    Examples:
+        >>> import asyncio, tempfile
+        >>> from pathlib import Path
+        >>> from core import Store, EXPORT_FIELDS, export_rows, load_settings, load_task, tune
+        >>> small = {"tune.max_examples": 4, "tune.auto_split_min": 1000, "tune.rounds": 1,
+        ...          "tune.variations": 1, "budget.max_calls": 30}
+        >>> store = Store(Path(tempfile.mkdtemp()) / "store.db")
+        >>> result = asyncio.run(tune(load_task(Path("examples/sentiment.tune.yaml")),
+        ...                           load_settings(flags=small).settings, store=store))
+        >>> rows = list(export_rows(store, result.run_id))
+        >>> tuple(rows[0]) == EXPORT_FIELDS
+        True
+        >>> originals = [r for r in rows if r["candidate_id"] == result.original.id]
+        >>> sorted(r["example_index"] for r in originals), {r["split"] for r in originals}
+        ([0, 1, 2, 3], {'dev'})
+        >>> store.close()
+    """
     rid = resolve_run_id(store, run_id)
     cands = {str(r["id"]): r for r in store.candidates(rid)}
     responses = {str(r["key"]): r for r in store.responses(rid)}
@@ -508,6 +583,26 @@ class VersionView:
 
 
 def task_versions(store: Store, task_name: str) -> list[VersionView]:
+    """Every distinct prompt of a task across its runs (and the versions people wrote), oldest
+    first, numbered; a ``PromptTunerError`` naming the known tasks when there is none.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import Candidate, Message, Store, task_versions
+        >>> store = Store(Path(tempfile.mkdtemp()) / "store.db")
+        >>> first = Candidate((Message("user", "Review: {{ review }}"),))
+        >>> second = first.with_main("Positive or negative? {{ review }}", parents=(first.id,))
+        >>> for version in (first, second):
+        ...     store.save_version("movie-sentiment", messages=version.to_json(), author="ann",
+        ...                        candidate_id=version.id, parents=list(version.parents))
+        >>> [(v.version, v.parent_version, v.text) for v in task_versions(store, "movie-sentiment")]
+        [(1, None, 'Review: {{ review }}'), (2, 1, 'Positive or negative? {{ review }}')]
+        >>> task_versions(store, "poems")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.PromptTunerError: no versions of task 'poems' in ... (known tasks: movie-sentiment)
+        >>> store.close()
+    """
     rows = store.versions(task_name)
     if not rows:
         names = [r[0] for r in store.db.execute(

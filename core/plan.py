@@ -16,7 +16,16 @@ def plan_calls(n_examples: int, settings: Settings, judged: bool,
                n_test: int = 0) -> dict[str, int]:
     """The search's expected spend on ``n_examples`` dev examples (each candidate raced on
     growing rungs, half the field going on at each), plus the held-out check on ``n_test``
-    examples (the original and the winner), and the least that can compare two candidates."""
+    examples (the original and the winner), and the least that can compare two candidates.
+
+    Examples:
+        >>> from core import load_settings, plan_calls
+        >>> settings = load_settings().settings  # 4 rounds of 4 proposals, raced on 8, then 16
+        >>> plan_calls(12, settings, judged=False, n_test=12)
+        {'evaluations': 17, 'calls': 212, 'minimum': 49, 'confirmation': 24}
+        >>> plan_calls(12, settings, judged=True)["calls"]  # the judge doubles what is scored
+        360
+    """
     t = settings.tune
     per_example = 2 if judged else 1
     per_candidate = round(expected_examples(t.rungs, n_examples))
@@ -34,7 +43,19 @@ def fit_dev(n_dev: int, settings: Settings, judged: bool, n_test: int = 0) -> in
     """How many dev examples the search is scored on: all of them unless ``tune.max_examples``
     caps it or ``budget.max_calls`` cannot afford the plan on all of them; then the most whose
     plan (and whose least comparison of two candidates) fits the budget, but never fewer than
-    ``FITTED_DEV_FLOOR`` (or all, if dev is smaller)."""
+    ``FITTED_DEV_FLOOR`` (or all, if dev is smaller).
+
+    Examples:
+        >>> from core import fit_dev, load_settings
+        >>> fit_dev(100, load_settings().settings, judged=False)  # no limit: all of dev
+        100
+        >>> fit_dev(100, load_settings(flags={"budget.max_calls": 400}).settings, judged=False)
+        64
+        >>> fit_dev(100, load_settings(flags={"budget.max_calls": 100}).settings, judged=False)
+        24
+        >>> fit_dev(100, load_settings(flags={"tune.max_examples": 12}).settings, judged=False)
+        12
+    """
     cap = settings.tune.max_examples
     n = n_dev if cap is None else min(n_dev, cap)
     limit = settings.budget.max_calls
@@ -75,7 +96,16 @@ def check_budget(n_dev: int, settings: Settings, judged: bool, n_test: int) -> s
 def answer_tokens(task: Task) -> int:
     """Room for the target's answer: a label needs a few tokens, an essay a few hundred. Small
     models that miss the format ramble until the limit, so a tight limit saves most of the time
-    of scoring a bad prompt."""
+    of scoring a bad prompt.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from core import answer_tokens, load_task, quick_task
+        >>> answer_tokens(load_task(Path("examples/sentiment.tune.yaml")))  # a label
+        24
+        >>> answer_tokens(quick_task("Write a poem about a cat"))  # judged: room for an essay
+        256
+    """
     kinds = {spec.type for spec in task.metric_specs()}
     if kinds & {"judge", "similarity", "custom"}:
         return 256

@@ -249,18 +249,43 @@ def add(kind: str, name: str, thing: Any) -> None:
 
 
 def plugins() -> list[Plugin]:
-    """Every plugin found, built-ins first, with what it registered or why it was skipped."""
+    """Every plugin found, built-ins first, with what it registered or why it was skipped
+    (``core.loaded_plugins``).
+
+    Examples:
+        >>> from core import loaded_plugins
+        >>> builtins = loaded_plugins()[0]
+        >>> builtins.name, builtins.builtin, builtins.error
+        ('builtins', True, '')
+        >>> "embedded" in builtins.registered["provider"], "label" in builtins.registered["metric"]
+        (True, True)
+    """
     load()
     return list(_plugins)
 
 
 def registered(kind: str) -> dict[str, Any]:
-    """Name -> thing for one kind (see ``KINDS``)."""
+    """Name -> thing for one kind (see ``KINDS``).
+
+    Examples:
+        >>> from core import registered
+        >>> "refine" in registered("strategy"), "first-line" in registered("processor")
+        (True, True)
+        >>> registered("widget")
+        Traceback (most recent call last):
+        KeyError: 'widget'
+    """
     return load().get(kind)
 
 
 def registered_checks() -> dict[str, Any]:
-    """The editor checks, by name: the built-ins first, then the plugins'."""
+    """The editor checks, by name: the built-ins first, then the plugins'.
+
+    Examples:
+        >>> from core import registered_checks
+        >>> all(callable(check) for check in registered_checks().values())
+        True
+    """
     return registered("check")
 
 

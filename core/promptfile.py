@@ -21,6 +21,18 @@ MARKERS = {"[system]": "system", "[user]": "user", "[assistant]": "assistant"}
 
 
 def parse_prompt_text(text: str) -> tuple[Message, ...]:
+    """A prompt file's text as messages: ``[system]``, ``[user]`` and ``[assistant]`` lines
+    start the turns of a chat prompt; without them the whole text is one user message.
+
+    Examples:
+        >>> from core import parse_prompt_text
+        >>> parse_prompt_text("Classify: {{ review }}")
+        (Message(role='user', content='Classify: {{ review }}'),)
+        >>> chat = parse_prompt_text(
+        ...     "[system]\\nAnswer positive or negative.\\n[user]\\n{{ review }}")
+        >>> [(m.role, m.content) for m in chat]
+        [('system', 'Answer positive or negative.'), ('user', '{{ review }}')]
+    """
     messages: list[Message] = []
     role: str | None = None
     lines: list[str] = []
@@ -57,7 +69,27 @@ def _from_data(data: Any, where: str) -> tuple[Message, ...]:
 
 
 def load_prompt(ref: str, task: Task) -> tuple[Message, ...]:
-    """The messages named by ``ref``, checked against the task's examples (every slot filled)."""
+    """The messages named by ``ref``, checked against the task's examples (every slot filled).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import load_prompt, load_task
+        >>> task = load_task(Path("examples/sentiment.tune.yaml"))
+        >>> load_prompt("task", task) == task.messages
+        True
+        >>> path = Path(tempfile.mkdtemp()) / "terse.txt"
+        >>> _ = path.write_text("Is this review positive or negative? {{ review }}")
+        >>> load_prompt(str(path), task)
+        (Message(role='user', content='Is this review positive or negative? {{ review }}'),)
+
+        A slot the task's examples cannot fill is refused before any model is called:
+
+        >>> _ = path.write_text("Rate {{ movie }}")
+        >>> load_prompt(str(path), task)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.TaskError: ...: no field 'movie' for the slot {{ movie }} in .../terse.txt (...)
+    """
     if ref == "task":
         return task.messages
     path = Path(ref)

@@ -57,7 +57,23 @@ class RoundReview:
 class RoundDecision:
     """``drop``: candidate ids; ``edits``: (id, new text of its main message); ``add``: prompts
     written by the person (a whole prompt with [system]/[user] markers, or the text of the
-    original's main message); ``stop``: finalize after this round."""
+    original's main message); ``stop``: finalize after this round.
+
+    Examples:
+        A reviewer is any function from a :class:`RoundReview` to a decision (see
+        :func:`core.tune`); this one drops the round's worst candidate and adds a prompt:
+
+        >>> from core import RoundDecision, RoundReview
+        >>> def review(round_review: RoundReview) -> RoundDecision:
+        ...     worst = round_review.entries[-1]
+        ...     drop = [] if worst.is_original else [worst.id]
+        ...     return RoundDecision(drop=drop, add=["Answer positive or negative.\\n\\n{{ review }}"])
+        >>> decision = RoundDecision(drop=["3f2a9c01b7e4"], stop=True)
+        >>> decision.to_json()
+        {'drop': ['3f2a9c01b7e4'], 'edits': [], 'add': [], 'stop': True}
+        >>> RoundDecision.from_json(decision.to_json()) == decision, RoundDecision().empty
+        (True, True)
+    """
 
     drop: list[str] = field(default_factory=list)
     edits: list[tuple[str, str]] = field(default_factory=list)

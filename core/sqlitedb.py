@@ -309,7 +309,24 @@ def _open(place: Place, read_only: bool, *, immutable: bool = False) -> Connecti
 def open_database(path: Path, what: str, setting: str, *, read_only: bool = False,
                   corrupt_hint: str = "") -> sqlite_utils.Database:
     """``what`` names the database in errors ("the store"), ``setting`` the option that moves it,
-    ``corrupt_hint`` what to do with a damaged file."""
+    ``corrupt_hint`` what to do with a damaged file.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import StorageCorrupt, open_database
+        >>> path = Path(tempfile.mkdtemp()) / "notes.db"
+        >>> db = open_database(path, "the notes", "notes_path")
+        >>> db["notes"].insert({"id": 1, "text": "first"}, pk="id").count
+        1
+        >>> db.conn.close()
+        >>> _ = path.write_bytes(b"not a database" * 100)
+        >>> try:
+        ...     open_database(path, "the notes", "notes_path", corrupt_hint="delete it").table_names()
+        ... except StorageCorrupt as exc:
+        ...     print(exc.hint)
+        delete it
+    """
     return sqlite_utils.Database(connect(Place(path, what, setting, corrupt_hint),
                                          read_only=read_only))
 
@@ -331,7 +348,25 @@ def migrate(db: sqlite_utils.Database, migrations: Sequence[Migration], what: st
             setting: str) -> None:
     """Apply the migrations not yet applied, all in one ``BEGIN IMMEDIATE`` transaction in which
     the version is read (so concurrent openers apply each migration once, and a read-only file
-    fails here, before any work); refuse a database written by a newer version."""
+    fails here, before any work); refuse a database written by a newer version.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import migrate_database, open_database
+        >>> db = open_database(Path(tempfile.mkdtemp()) / "notes.db", "the notes", "notes_path")
+        >>> def notes(db):
+        ...     db["notes"].create({"id": int, "text": str}, pk="id")
+        >>> def tags(db):
+        ...     db["notes"].add_column("tags", str)
+        >>> migrate_database(db, [notes], "the notes", "notes_path")
+        >>> migrate_database(db, [notes, tags], "the notes", "notes_path")  # only tags runs
+        >>> db["notes"].columns_dict, db.execute("SELECT max(version) FROM _migrations").fetchone()
+        ({'id': <class 'int'>, 'text': <class 'str'>, 'tags': <class 'str'>}, (2,))
+        >>> migrate_database(db, [notes], "the notes", "notes_path")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.PromptTunerError: the notes has schema v2, newer than this prompt-tuner (v1) (...)
+    """
     conn = db.conn
     db.execute("BEGIN IMMEDIATE")
     try:

@@ -123,6 +123,27 @@ def store_place(path: Path) -> Place:
 
 
 class Store:
+    """The run and version history in one SQLite file, created and brought up to date when
+    opened (``read_only``: neither).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import Store
+        >>> path = Path(tempfile.mkdtemp()) / "store.db"
+        >>> store = Store(path)
+        >>> store.schema_version() >= 7, store.runs()
+        (True, [])
+        >>> store.close()
+        >>> reader = Store.existing(path)  # read-only: nothing is created or written
+        >>> reader.read_only, reader.runs()
+        (True, [])
+        >>> reader.close()
+        >>> Store.existing(path.with_name("elsewhere.db"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.PromptTunerError: no store at .../elsewhere.db (tune a prompt first, ...)
+    """
+
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: nothing is created or written (see the module's docstring)."""
         self.path = path

@@ -166,13 +166,37 @@ class TaskFile(BaseModel):
 
 
 def task_schema() -> dict[str, Any]:
-    """The task file's JSON Schema (``prompt-tuner schema task``)."""
+    """The task file's JSON Schema (``prompt-tuner schema task``).
+
+    Examples:
+        >>> from core import task_schema
+        >>> schema = task_schema()
+        >>> schema["required"]
+        ['name', 'prompt']
+        >>> "examples" in schema["properties"] and "metrics" in schema["properties"]
+        True
+    """
     schema = TaskFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 
 
 class Task(BaseModel):
+    """A loaded, checked task (:func:`load_task`, :func:`quick_task`): the prompt as messages,
+    the examples, the splits as example indices, and how answers are scored.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from core import load_task
+        >>> task = load_task(Path("examples/sentiment.tune.yaml"))
+        >>> task.messages[0].role, task.examples[0].expected, task.split_names()
+        ('user', 'positive', ())
+        >>> [(spec.type, spec.params()) for spec in task.metric_specs()]
+        [('label', {'labels': ['positive', 'negative']})]
+        >>> len(task.split("all")), task.base_dir()
+        (40, PosixPath('examples'))
+    """
+
     name: str
     description: str = ""
     messages: tuple[Message, ...]
@@ -515,13 +539,41 @@ def load_task(path: Path, *, import_code: bool = True, within: Sequence[Path] | 
     user ran it); ``import_code=False`` only reads and parses it, for task files nobody vouched
     for (the editor's workspace), and a run imports it when it builds the metric. ``within``:
     the folders the task's data files (``dataset.file``, ``examples_file``, ``splits.files``) must
-    resolve into, else a TaskError and nothing is read (the editor: the workspace folders)."""
+    resolve into, else a TaskError and nothing is read (the editor: the workspace folders).
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from core import load_task
+        >>> task = load_task(Path("examples/sentiment.tune.yaml"))
+        >>> task.name, len(task.examples), sorted(task.slots())
+        ('movie-sentiment', 40, ['review'])
+        >>> task.resolved_metric(), task.label_set()
+        ('label', ('positive', 'negative'))
+
+        A mistake in the file is one ``TaskError`` line that names the file, and a hint:
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "bad.yaml").write_text("{name: x, prompt: 'Say {{ word }}'}")
+        >>> load_task(folder / "bad.yaml")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.TaskError: .../bad.yaml: the prompt has slot {{ word }} but the task has no examples ...
+    """
     data = _load_data(path)
     return task_from_dict(data, path, base_dir=path.parent, import_code=import_code, within=within)
 
 
 def quick_task(prompt: str, description: str | None = None) -> Task:
-    """The quick form: just a prompt (and what it is for), scored by the judge."""
+    """The quick form: just a prompt (and what it is for), scored by the judge.
+
+    Examples:
+        >>> from core import quick_task
+        >>> task = quick_task("Write a poem about a cat", "short, rhyming")
+        >>> task.name, task.resolved_metric(), task.examples
+        ('write-a-poem-about-a-cat', 'judge', ())
+        >>> task.messages[0].content
+        'Write a poem about a cat'
+    """
     if not prompt.strip():
         raise TaskError("the prompt is empty", "give the prompt text in quotes")
     task = Task(name=_slug(prompt), description=description or "", messages=(Message("user", prompt),),

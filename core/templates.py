@@ -149,6 +149,16 @@ def _check_source(text: str, limits: TemplateLimits) -> None:
 
 
 def prompt_slots(text: str) -> frozenset[str]:
+    """The ``{{ slots }}`` a prompt template reads (the example fields it needs); a template
+    syntax error is a one-line ``TaskError``.
+
+    Examples:
+        >>> from core import prompt_slots
+        >>> sorted(prompt_slots("Review: {{ review }}\\nTitle: {{ title | upper }}"))
+        ['review', 'title']
+        >>> prompt_slots("No slots here.")
+        frozenset()
+    """
     return compile_prompt(text)[1]
 
 

@@ -219,7 +219,15 @@ def _run(text: str, compose: bool) -> Any:
 
 
 def load_yaml(text: str) -> Any:
-    """One YAML document, as plain Python data; raises only ``yaml.YAMLError``."""
+    """One YAML document, as plain Python data; raises only ``yaml.YAMLError``.
+
+    YAML 1.2 scalars: ``no`` and ``on`` stay text, only ``true``/``false`` are booleans.
+
+    Examples:
+        >>> from core import load_yaml
+        >>> load_yaml("labels: [yes, no]\\nstrict: true\\nweight: 0.5")
+        {'labels': ['yes', 'no'], 'strict': True, 'weight': 0.5}
+    """
     _check_size(text)
     try:
         return _run(text, compose=False)  # safe: _Constructor builds plain data only
@@ -232,14 +240,32 @@ def load_yaml(text: str) -> Any:
 
 def compose_yaml(text: str) -> yaml.Node | None:
     """The node tree of one document (positions of values, for editors), within the same limits
-    as :func:`load_yaml`; raises only ``yaml.YAMLError``."""
+    as :func:`load_yaml`; raises only ``yaml.YAMLError``.
+
+    Examples:
+        >>> from core import compose_yaml
+        >>> root = compose_yaml("name: demo\\nprompt: Say hi")
+        >>> [(key.value, value.start_mark.line + 1) for key, value in root.value]
+        [('name', 1), ('prompt', 2)]
+    """
     _check_size(text)
     node: yaml.Node | None = _run(text, compose=True)
     return node
 
 
 def yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[int | None, str, str]:
-    """(line, problem, hint) of a ``load_yaml`` failure, for a one-line message naming the line."""
+    """(line, problem, hint) of a ``load_yaml`` failure, for a one-line message naming the line.
+
+    Examples:
+        >>> import yaml
+        >>> from core import load_yaml, yaml_problem
+        >>> text = "name: demo\\n  prompt: Say hi\\nmetric: label"
+        >>> try:
+        ...     load_yaml(text)
+        ... except yaml.YAMLError as exc:
+        ...     print(yaml_problem(exc, text))
+        (2, 'not valid YAML: mapping values are not allowed in this context', 'fix the syntax')
+    """
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line: int | None = mark.line + 1 if mark is not None else None
     if isinstance(exc, YamlLimitError):

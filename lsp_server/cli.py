@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from core import __version__
+from core import __version__, missing_extra
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -31,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 else logging.StreamHandler(sys.stderr))
     logging.basicConfig(level=level, handlers=[handler],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    error = missing_extra("lsp", "the language server")
+    if error is not None:
+        print(f"prompt-tuner-lsp: error: {error}", file=sys.stderr)
+        return 2
     from .features import build_server  # pygls is imported only when the server runs
 
     server = build_server()

@@ -2,6 +2,6 @@
 
 import sys
 
-from slack_bot.app import main
+from slack_bot.cli import main
 
 sys.exit(main())

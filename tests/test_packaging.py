@@ -21,6 +21,7 @@ def test_the_wheel_carries_the_templates_and_the_console_script(tmp_path: Path) 
     for template in (ROOT / "templates").rglob("*.j2"):
         assert f"core/_templates/{template.relative_to(ROOT / 'templates')}" in names
     assert "core/cli.py" in names and "core/__init__.py" in names
+    assert not [n for n in names if n.endswith((".vsix", "conftest.py")) or "node_modules" in n]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "prompt-tuner = core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
@@ -73,7 +74,8 @@ def test_the_image_installs_exact_versions_that_meet_every_floor() -> None:
 
     pins = _constraints()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    for text in project["dependencies"]:
+    extras = project["optional-dependencies"]  # the image installs the runtime extras too
+    for text in [*project["dependencies"], *extras["embedded"], *extras["slack"], *extras["lsp"]]:
         req = Requirement(text)
         name = canonicalize_name(req.name)
         assert name in pins, f"constraints.txt does not pin {name}"
@@ -88,6 +90,7 @@ def test_the_image_installs_exact_versions_that_meet_every_floor() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "--constraint constraints.txt" in dockerfile and "COPY pyproject.toml README.md constraints.txt" \
         in dockerfile
+    assert ".[embedded,slack,lsp]" in dockerfile and "[embedded,slack,lsp]\"" in dockerfile
 
 
 def test_the_version_is_written_once() -> None:
@@ -98,6 +101,7 @@ def test_the_version_is_written_once() -> None:
     import core
 
     assert 'version = "' not in (ROOT / "pyproject.toml").read_text("utf-8").split("[tool")[0]
+    assert "prompt-tuner==" not in (ROOT / "Dockerfile").read_text("utf-8")
     assert importlib.metadata.version("prompt-tuner") == core.__version__
     cli = Path(sys.executable).with_name("prompt-tuner")
     out = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True)

@@ -47,13 +47,14 @@ class HealthPoller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True, name="healthz-poller")
 
-    def __enter__(self) -> HealthPoller:
+    async def __aenter__(self) -> HealthPoller:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
+        # joined off the loop: a poll in flight needs the bot, which serves from this loop
         self._stop.set()
-        self._thread.join(15)
+        await asyncio.to_thread(self._thread.join, 15)
 
     def _poll(self) -> None:
         with httpx.Client(timeout=10.0) as client:
@@ -82,7 +83,7 @@ async def test_a_freezing_prompt_is_acked_in_time_and_the_bot_keeps_answering(
     model.configure(**world())
     paths = write_world(tmp_path, model)
     async with running_bot(paths, slack_api) as bot:
-        with HealthPoller(f"http://127.0.0.1:{bot.server.port}/healthz") as health:
+        async with HealthPoller(f"http://127.0.0.1:{bot.server.port}/healthz") as health:
             started = time.monotonic()
             response = await bot.slack.command(prompt)
             ack_s = time.monotonic() - started

@@ -49,7 +49,20 @@ def parse_custom_ref(ref: str, base_dir: Path | None = None) -> CustomRef:
 
 
 def custom_metric_refs(task: Task) -> list[CustomRef]:
-    """The references of every custom metric in ``task`` (code a run of it would import)."""
+    """The references of every custom metric in ``task`` (code a run of it would import).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import custom_metric_refs, load_task
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "score.py").write_text("def polite(answer, example):\\n    return 1.0\\n")
+        >>> _ = (folder / "t.yaml").write_text(
+        ...     "{name: t, prompt: Hi, metrics: [{type: custom, function: 'score.py:polite'}]}")
+        >>> [(ref.function, ref.file.name, ref.module) for ref in
+        ...  custom_metric_refs(load_task(folder / "t.yaml", import_code=False))]
+        [('polite', 'score.py', None)]
+    """
     out = []
     for spec in task.metric_specs():
         function = spec.params().get("function")

@@ -101,11 +101,59 @@ class MetricType:
 
 def register_metric(kind: MetricType) -> None:
     """Add a metric type from code in this process; a package adds one through its plugin's
-    ``register_metrics`` hook (``core.plugins``)."""
+    ``register_metrics`` hook (``core.plugins``).
+
+    Examples:
+        A metric scores one answer in [0, 1]; its type says which settings a task gives it
+        (``params``, checked when the task loads) and how to build it from them:
+
+        >>> import asyncio, tempfile
+        >>> from pathlib import Path
+        >>> from pydantic import BaseModel, ConfigDict
+        >>> from core import Example, MetricType, Score, load_task, metric_types, register_metric
+        >>> class Brief:
+        ...     name = "brief"
+        ...     def __init__(self, words: int) -> None:
+        ...         self.words = words
+        ...     async def score(self, answer: str, example: Example) -> Score:
+        ...         ok = len(answer.split()) <= self.words
+        ...         return Score(1.0 if ok else 0.0, "" if ok else f"over {self.words} words")
+        >>> class BriefParams(BaseModel):
+        ...     model_config = ConfigDict(extra="forbid")
+        ...     words: int = 3
+        >>> register_metric(MetricType("brief", BriefParams, lambda params, ctx: Brief(params.words),
+        ...                            description="at most `words` words"))
+        >>> "brief" in metric_types()
+        True
+        >>> asyncio.run(Brief(3).score("positive, I think", Example(inputs={})))
+        Score(value=1.0, reason='', outcome='')
+
+        A task file may now use it; its settings are checked when the task loads:
+
+        >>> path = Path(tempfile.mkdtemp()) / "brief.yaml"
+        >>> _ = path.write_text("{name: b, prompt: Say hi, metrics: [{type: brief, words: 5}]}")
+        >>> load_task(path).metric_specs()[0].params()
+        {'words': 5}
+        >>> _ = path.write_text("{name: b, prompt: Say hi, metrics: [{type: brief, wordz: 5}]}")
+        >>> load_task(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.TaskError: ...wordz...
+    """
     plugins.add("metric", kind.name, kind)
 
 
 def metric_types() -> dict[str, MetricType]:
+    """Every metric type a task may name, by name: the built-ins, the plugins' and those
+    registered in this process.
+
+    Examples:
+        >>> from core import metric_types
+        >>> kinds = metric_types()
+        >>> sorted(k for k in kinds if k in ("exact", "label", "judge", "regex"))
+        ['exact', 'judge', 'label', 'regex']
+        >>> kinds["judge"].needs_judge, kinds["label"].needs_expected
+        (True, True)
+    """
     return plugins.registered("metric")
 
 

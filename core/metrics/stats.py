@@ -18,6 +18,21 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Estimate:
+    """A mean score with its 95% confidence interval ``[low, high]`` and the number of examples
+    behind it (see :func:`estimate`).
+
+    Examples:
+        >>> from core import Estimate
+        >>> Estimate(0.75, 0.47, 0.91, 12).fmt()
+        '75% [47%, 91%] (n=12)'
+        >>> Estimate(0.75, 0.47, 0.91, 12).fmt(pct=False)
+        '0.750 [0.470, 0.910] (n=12)'
+        >>> from core.metrics import estimate
+        >>> e = estimate([1, 1, 0, 1, 1, 0, 1, 1])
+        >>> e.mean, e.n, e.low < e.mean < e.high
+        (0.75, 8, True)
+    """
+
     mean: float
     low: float
     high: float
@@ -373,6 +388,18 @@ def compare_paired(a: Sequence[float], b: Sequence[float], *, alpha: float = 0.0
     ``alpha``, else ``"no significant difference (would need about N examples)"`` — N from
     :func:`sample_size_paired` at the observed difference — or plain ``"no significant difference"``
     when N cannot be estimated. Raises ``ValueError`` for lists of different lengths.
+
+    Examples:
+        >>> from core import compare_paired
+        >>> a = [0, 1, 0, 0, 1, 0, 0, 1, 0, 0] * 3   # prompt A right on 9 of 30 examples
+        >>> b = [1, 1, 1, 0, 1, 1, 1, 1, 0, 1] * 3   # prompt B right on 24, A's 9 among them
+        >>> c = compare_paired(a, b)
+        >>> c.verdict, c.significant, round(c.diff, 2), c.b_wins, c.a_wins
+        ('B is better', True, 0.5, 15, 0)
+        >>> c.test_name, c.p_value < 0.05, c.diff_low > 0
+        ('McNemar exact', True, True)
+        >>> compare_paired([1, 0, 1, 0], [0, 1, 1, 0]).verdict  # doctest: +ELLIPSIS
+        'no significant difference...'
     """
     x, y = _paired(a, b)
     n = int(x.size)

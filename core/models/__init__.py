@@ -34,7 +34,31 @@ def price_fn(price: Price | None) -> Callable[[Completion], float] | None:
 
 
 class ModelHub:
-    """One ModelClient per spec for a run: shared cache, shared budget, shared HTTP clients."""
+    """One ModelClient per spec for a run: shared cache, shared budget, shared HTTP clients.
+
+    Examples:
+        Ask the embedded model one question (in-process, offline), then close the hub:
+
+        >>> import asyncio
+        >>> from core import Completion, Message, ModelHub, Request, Secrets, load_settings
+        >>> settings = load_settings().settings
+        >>> async def ask(question: str) -> Completion:
+        ...     hub = ModelHub(settings, Secrets())
+        ...     try:
+        ...         request = Request.chat([Message("user", question)], max_tokens=12)
+        ...         return await hub.get("embedded").complete(request)
+        ...     finally:
+        ...         await hub.aclose()
+        >>> answer = asyncio.run(ask("What is the capital of France?"))
+        >>> answer.model, answer.finish_reason in ("stop", "length"), 0 < answer.completion_tokens <= 12
+        ('SmolLM2-135M-Instruct.Q4_1.gguf', True, True)
+
+        The same request again is answered by the response cache, at no cost:
+
+        >>> again = asyncio.run(ask("What is the capital of France?"))
+        >>> again.cached, again.text == answer.text
+        (True, True)
+    """
 
     def __init__(
         self,

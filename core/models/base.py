@@ -17,13 +17,30 @@ Role = Literal["system", "user", "assistant"]
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One chat turn; a prompt is a tuple of them.
+
+    Examples:
+        >>> from core import Message
+        >>> Message("system", "Answer in one word.")
+        Message(role='system', content='Answer in one word.')
+    """
+
     role: Role
     content: str
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """Everything that can change a model's answer, and nothing else."""
+    """Everything that can change a model's answer, and nothing else.
+
+    Examples:
+        >>> from core import Message, Request
+        >>> request = Request.chat([{"role": "user", "content": "Hi"}], max_tokens=8, stop=["\\n"])
+        >>> request.messages, request.max_tokens, request.stop
+        ((Message(role='user', content='Hi'),), 8, ('\\n',))
+        >>> request.key_dict()["seed"], request.with_messages((Message("user", "Bye"),)).text_chars()
+        (0, 3)
+    """
 
     messages: tuple[Message, ...]
     max_tokens: int = 256
@@ -65,6 +82,18 @@ FinishReason = Literal["stop", "length", "error", "other"]
 
 @dataclass(frozen=True, slots=True)
 class Completion:
+    """A model's answer, with its token counts, latency and why it stopped (``cached``: it came
+    from the response cache or the store, and cost no call).
+
+    Examples:
+        >>> from core import Completion
+        >>> answer = Completion("positive", prompt_tokens=41, completion_tokens=2, model="gpt-4o-mini")
+        >>> Completion.from_json(answer.to_json()) == answer
+        True
+        >>> answer.finish_reason, answer.cached
+        ('stop', False)
+    """
+
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0

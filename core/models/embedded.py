@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ContextLengthExceeded, ModelError
+from ..extras import missing_extra
 from .base import Completion, Request, normalize_finish
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,11 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> _Loaded:
         if key not in _loaded:
             try:
                 from llama_cpp import Llama
-            except ImportError:
-                raise ConfigError(
-                    "llama-cpp-python is not installed", "pip install llama-cpp-python"
+            except ImportError as exc:
+                missing = missing_extra("embedded", "the embedded model")
+                raise missing or ConfigError(  # installed but cannot load (a broken build)
+                    f"llama-cpp-python cannot be imported: {exc}",
+                    "reinstall it: pip install --force-reinstall --no-cache-dir llama-cpp-python",
                 ) from None
             started = time.perf_counter()
             try:
@@ -93,6 +96,9 @@ class EmbeddedAdapter:
     kind = "embedded"
 
     def __init__(self, path: Path | None = None, *, n_ctx: int = 4096, n_threads: int = 2) -> None:
+        missing = missing_extra("embedded", "the embedded model")
+        if missing is not None:  # said before a run starts, not at its first call
+            raise missing
         self.path = path or default_model_path()
         try:
             found = self.path.is_file()
@@ -155,7 +161,7 @@ class EmbeddedAdapter:
             if "context" in str(exc).lower() or "tokens exceed" in str(exc).lower():
                 raise ContextLengthExceeded(
                     f"request longer than the model's context ({self._n_ctx} tokens): {exc}",
-                    "shorten the prompt or raise models.embedded_ctx",
+                    "shorten the prompt or raise embedded.n_ctx",
                     model=self.model, endpoint=self.endpoint,
                 ) from None
             raise ModelError(f"embedded model failed: {exc}", model=self.model,

@@ -41,6 +41,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A parsed model spec ``KIND[:MODEL][@URL[,URL…]]`` (see the module's docstring).
+
+    Examples:
+        >>> from core.models import parse_spec
+        >>> spec = parse_spec("openai:qwen2.5@http://gpu1:8000/v1,http://gpu2:8000/v1/")
+        >>> spec.kind, spec.model, spec.urls
+        ('openai', 'qwen2.5', ('http://gpu1:8000/v1', 'http://gpu2:8000/v1'))
+        >>> parse_spec("embedded").kind, parse_spec("hf:HuggingFaceTB/SmolLM2-1.7B-Instruct").kind
+        ('embedded', 'huggingface')
+        >>> parse_spec("gpt4")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        core.errors.ModelSpecError: unknown model kind 'gpt4' in 'gpt4' (use one of: anthropic, embedded, ...)
+    """
+
     kind: str
     model: str
     urls: tuple[str, ...]
@@ -62,6 +76,13 @@ def register_provider(kind: str, factory: Factory) -> None:
 
 
 def known_kinds() -> list[str]:
+    """The model kinds a spec may start with: the built-in providers and the plugins'.
+
+    Examples:
+        >>> from core import known_kinds
+        >>> [k for k in known_kinds() if k in ("embedded", "openai", "ollama", "anthropic")]
+        ['anthropic', 'embedded', 'ollama', 'openai']
+    """
     return sorted(_factories())
 
 

@@ -33,13 +33,37 @@ HOOKS = ("before_request", "after_response")
 def register_processor(name: str, processor: Processor | ProcessorFactory) -> None:
     """Make ``name`` usable in ``processors:``: a processor, or a factory that takes the entry's
     settings as keywords and returns one. A later registration of the same name from this
-    process replaces it; a plugin's is never replaced."""
+    process replaces it; a plugin's is never replaced.
+
+    Examples:
+        >>> from core import Processor, ProcessorContext, processor_names, register_processor
+        >>> def shout(text: str, context: ProcessorContext) -> str:
+        ...     return text.upper()
+        >>> register_processor("shout", Processor("shout", after_response=shout))
+        >>> "shout" in processor_names()
+        True
+
+        A factory takes the settings of a ``{name: ..., ...}`` entry in ``processors:``:
+
+        >>> register_processor("cut", lambda chars=20: Processor(
+        ...     "cut", after_response=lambda text, context: text[:chars]))
+        >>> register_processor("a:b", Processor("a:b"))
+        Traceback (most recent call last):
+        ValueError: processor name 'a:b': a printable name without ':' is needed
+    """
     if not name or ":" in name or not name.isprintable() or name != name.strip():
         raise ValueError(f"processor name {name!r}: a printable name without ':' is needed")
     plugins.add("processor", name, processor)
 
 
 def processor_names() -> list[str]:
+    """The names ``processors:`` may use, sorted (code references ``pkg.mod:fn`` aside).
+
+    Examples:
+        >>> from core import processor_names
+        >>> {"strip-think", "first-line", "trim"} <= set(processor_names())
+        True
+    """
     return sorted(plugins.registered("processor"))
 
 
@@ -160,5 +184,17 @@ def check_specs(specs: Sequence[ProcessorSpec], base_dir: Path | None = None, *,
 
 
 def processor_code_refs(task: Task) -> list[CustomRef]:
-    """The code a run of ``task``'s own processors would import (the editor's trust check)."""
+    """The code a run of ``task``'s own processors would import (the editor's trust check).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import load_task, processor_code_refs
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "hooks.py").write_text("def clean(text, context):\\n    return text\\n")
+        >>> _ = (folder / "t.yaml").write_text("{name: t, prompt: Hi, processors: [trim, 'hooks.py:clean']}")
+        >>> task = load_task(folder / "t.yaml", import_code=False)  # read, not imported
+        >>> [(ref.function, ref.file.name) for ref in processor_code_refs(task)]
+        [('clean', 'hooks.py')]
+    """
     return code_refs(task.processors, task.base_dir())

@@ -48,7 +48,15 @@ def safety_line(raw: dict[str, Any]) -> str:
 
 def safety_summary(raw: Any) -> str | None:
     """``Safety: …`` with the counts of a run's result (its ``safety`` entry), for the Slack
-    thread and the editor; None when the run screened nothing."""
+    thread and the editor; None when the run screened nothing.
+
+    Examples:
+        >>> from core import safety_summary
+        >>> safety_summary({"injection": "report", "inputs_flagged": 2, "answers_flagged": 1})
+        'Safety: 2 prompt/inputs flagged · 0 requests refused · 1 answers flagged · 0 blocked'
+        >>> safety_summary({"injection": "off"}) is None
+        True
+    """
     if not _screened(raw):
         return None
     return f"Safety: {safety_line(raw)}"

@@ -39,6 +39,13 @@ def register_strategy(name: str, factory: Callable[[], Strategy]) -> None:
 
 
 def strategy_names() -> list[str]:
+    """The strategies ``tune.strategy`` (``--strategy``) may name, sorted.
+
+    Examples:
+        >>> from core import strategy_names
+        >>> [name for name in strategy_names() if name in ("auto", "cot", "fewshot", "refine")]
+        ['auto', 'cot', 'fewshot', 'refine']
+    """
     return sorted(plugins.registered("strategy"))
 
 
