@@ -186,14 +186,37 @@ def relative_path(target: Path, start: Path) -> str:
 
 
 def scaffold_name(prompt: str, examples: Path | None = None) -> str:
-    """A new task's default name: the data file's, else the prompt's first words."""
+    """A new task's default name: the data file's, else the prompt's first words.
+
+    Examples:
+        >>> from pathlib import Path
+        >>> from core import scaffold_name
+        >>> scaffold_name("Summarize the ticket for support"), scaffold_name("x", Path("data/Reviews.csv"))
+        ('summarize-the-ticket-for-support', 'reviews')
+    """
     return slug(examples.stem) if examples is not None else slug(prompt)
 
 
 def scaffold_task(prompt: str, task_path: Path, *, examples: Path | None = None, name: str | None = None,
                   description: str = "", expected: str | None = None) -> tuple[Scaffold, str]:
     """The task to write at ``task_path`` and its commented YAML text, which the loader has read
-    back and checked: any TaskError here is the user's to fix, and nothing was written."""
+    back and checked: any TaskError here is the user's to fix, and nothing was written.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from core import load_task, scaffold_task
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "reviews.csv").write_text(
+        ...     "review,label\\nGreat fun,positive\\nDull,negative\\nLoved it,positive\\n")
+        >>> task, text = scaffold_task("Positive or negative? {{ review }}", folder / "r.tune.yaml",
+        ...                            examples=folder / "reviews.csv")
+        >>> task.metric, task.inputs, task.expected
+        ({'type': 'label', 'labels': ['negative', 'positive']}, {'review': 'review'}, 'label')
+        >>> _ = (folder / "r.tune.yaml").write_text(text)
+        >>> len(load_task(folder / "r.tune.yaml").examples)
+        3
+    """
     if not prompt.strip():
         raise TaskError("the prompt is empty", "give the prompt text in quotes")
     prompt_slots(prompt)  # a template syntax error first, in one line
