@@ -82,19 +82,19 @@ async def test_a_freezing_prompt_is_acked_in_time_and_the_bot_keeps_answering(
     model = fake_server()
     model.configure(**world())
     paths = write_world(tmp_path, model)
-    async with running_bot(paths, slack_api) as bot:
-        async with HealthPoller(f"http://127.0.0.1:{bot.server.port}/healthz") as health:
-            started = time.monotonic()
-            response = await bot.slack.command(prompt)
-            ack_s = time.monotonic() - started
-            ack = response.json()
-            if "Started run" in ack["text"]:  # else refused at the ack, with one ephemeral line
-                line = await slack_api.until(stopped_line, 30, "the failure line")
-                text = line.text
-            else:
-                text = ack["text"]
-            run_s = time.monotonic() - started
-            await asyncio.sleep(0.5)  # and a little of the bot's life after it
+    async with (running_bot(paths, slack_api) as bot,
+                HealthPoller(f"http://127.0.0.1:{bot.server.port}/healthz") as health):
+        started = time.monotonic()
+        response = await bot.slack.command(prompt)
+        ack_s = time.monotonic() - started
+        ack = response.json()
+        if "Started run" in ack["text"]:  # else refused at the ack, with one ephemeral line
+            line = await slack_api.until(stopped_line, 30, "the failure line")
+            text = line.text
+        else:
+            text = ack["text"]
+        run_s = time.monotonic() - started
+        await asyncio.sleep(0.5)  # and a little of the bot's life after it
 
     assert response.status_code == 200 and ack["response_type"] == "ephemeral"
     assert ack_s < 3.0, f"the ack took {ack_s:.1f} s"
