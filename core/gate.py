@@ -23,11 +23,10 @@ from typing import Any, Literal
 from .evaluate import ComparisonReport, EvalReport, Matchup
 from .metrics.stats import Estimate
 
+# A user mistake (2) is PromptTunerError.exit_code and Ctrl-C (130) the CLI's UserInterrupt's.
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
-EXIT_USAGE = 2
 EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
 
 Rule = Literal["fail-under", "min-lower", "fail-on-regression"]
 
