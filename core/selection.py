@@ -3,15 +3,22 @@ best, the cheapest to run — fewest prompt tokens per answer (demonstrations in
 least cost — a Pareto pick on score x tokens x cost.
 
 A candidate is tied with the best when the paired permutation test at the run's alpha cannot
-separate them on the same dev examples and its score lies within the best's 95% interval.
+separate them on the same dev examples and its score lies within one standard error of the paired
+difference below the best's (the one-standard-error rule for preferring the simpler of two
+models). On a dozen examples no test separates anything and the best's 95% interval is some
+forty points wide; the paired standard error still keeps a candidate two answers behind out of the
+tie, while one that answers like the best on nearly every example stays in it.
 The original prompt is never a tie-break choice: whether the pick beats it is what the held-out
 confirmation decides.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from .evaluator import Evaluation
 from .metrics.stats import compare_paired
@@ -46,16 +53,34 @@ def footprint(ev: Evaluation, price: PriceFn | None) -> Footprint:
     return Footprint(tokens, cost)
 
 
+def within_one_se(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether ``b`` falls short of ``a`` by at most one standard error of the paired difference.
+
+    >>> within_one_se([1] * 12, [1] * 11 + [0])       # one answer behind, on 12 examples
+    True
+    >>> within_one_se([1] * 12, [1] * 10 + [0, 0])    # two behind
+    False
+    >>> within_one_se([1, 0] * 50, [0, 1] * 50)       # as good, on other examples
+    True
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if d.size < 2:
+        return bool(d.size == 1 and d[0] <= 0)
+    se = float(d.std(ddof=1)) / math.sqrt(d.size)
+    return float(d.mean()) <= se + 1e-12
+
+
 def _tied(top: Evaluation, other: Evaluation, alpha: float, seed: int) -> bool:
-    """Not significantly worse in the paired test, and inside the best's interval: on a handful
-    of examples no test separates anything, and a candidate far below the best is no tie."""
+    """Not significantly worse in the paired test, and within one paired standard error of the
+    best: on a handful of examples no test separates anything, and a candidate clearly behind the
+    best is no tie."""
     shared = sorted(top.results.keys() & other.results.keys())
     if not shared or len(shared) != len(top.results):
         return False  # not scored on the same examples: no paired test, no tie
-    if other.mean() < top.estimate(seed).low:
-        return False
     a = [top.example_score(i) for i in shared]
     b = [other.example_score(i) for i in shared]
+    if not within_one_se(a, b):
+        return False
     return not compare_paired(a, b, alpha=alpha, seed=seed).significant
 
 
@@ -79,8 +104,8 @@ def pick(ranked: Sequence[Evaluation], original_id: str, *, alpha: float, seed: 
     reason = (
         f"`{top.candidate.id}` scored highest on dev ({top.mean():.0%}), but {others} "
         f"candidate{'s are' if others > 1 else ' is'} statistically tied with it (paired "
-        f"permutation test on the same {len(top.results)} examples, p >= {alpha:g}, within "
-        f"its 95% interval); the "
+        f"permutation test on the same {len(top.results)} examples, p >= {alpha:g}, and "
+        f"within one standard error of the paired difference); the "
         f"cheapest of them, `{chosen.candidate.id}` ({chosen.mean():.0%}), is picked: "
         f"{mine.tokens:.0f} prompt tokens per answer, demonstrations included, against "
         f"{theirs.tokens:.0f}{money}.")

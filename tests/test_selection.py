@@ -119,6 +119,24 @@ async def test_a_cheaper_prompt_clearly_below_the_best_is_not_a_tie(
     assert "statistically tied" not in result.explanation
 
 
+async def test_a_cheaper_prompt_two_answers_behind_is_not_a_tie(
+    fake_openai: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 10 of 12 right: inside the best's 95% interval (Wilson, 76%-100%) and not separable by
+    # the paired test, which used to make it a tie; two answers behind is more than one paired
+    # standard error, so the best is kept
+    task = split_task(10, 12, 10)
+    wrong = frozenset(dev_indices(task)[-2:])
+    use_scripted(monkeypatch, [prompt(LONG), prompt(SHORT)])
+    fake_openai.configure(rules=right(LONG) + right(SHORT, wrong), reply="fixed:no idea")
+    result = await tune(task, settings_for(fake_openai, tmp_path))
+    by_id = {c.id: c for c in result.candidates}
+    short_dev = by_id[prompt(SHORT).id].dev
+    assert short_dev is not None and short_dev.mean == pytest.approx(10 / 12)
+    assert result.search_best is not None and result.search_best.id == prompt(LONG).id
+    assert "statistically tied" not in result.explanation
+
+
 def test_rungs_double_up_to_all_of_dev_and_the_plan_counts_them() -> None:
     assert rung_sizes([8, 16], 100) == [8, 16, 32, 64, 100]
     assert rung_sizes([8, 16], 12) == [8, 12] and rung_sizes([8, 16], 4) == [4]
