@@ -32,6 +32,7 @@ from .ab import (
 )
 from .budget import BudgetLimits, Usage
 from .candidate import Candidate
+from .choices import Choice, run_choices
 from .config import (
     PROFILES,
     LoadedSettings,
@@ -139,6 +140,7 @@ __all__ = [
     "CandidateProposed",
     "CandidateResult",
     "CandidateView",
+    "Choice",
     "ComparisonReport",
     "Completion",
     "ConfigError",
@@ -256,6 +258,7 @@ __all__ = [
     "resolve_run_id",
     "resume",
     "run_ab",
+    "run_choices",
     "safety_summary",
     "scaffold_name",
     "scaffold_task",

@@ -39,7 +39,8 @@ def register_commands(register: Register) -> None:
     from . import cli_ab, cli_completion, cli_init, cli_insights, cli_plugins, cli_summarize
     register(cli_insights.COMMAND, Command(cli_insights.add_parsers, cli_insights.cmd_insights))
     register(cli_ab.COMMAND, Command(cli_ab.add_parsers, cli_ab.run))
-    register(cli_plugins.COMMAND, Command(cli_plugins.add_parsers, cli_plugins.run))
+    register(cli_plugins.COMMAND, Command(cli_plugins.add_parsers, cli_plugins.run, reads_settings=False))
     register(cli_summarize.COMMAND, Command(cli_summarize.add_parsers, cli_summarize.run))
-    register(cli_init.COMMAND, Command(cli_init.add_parsers, cli_init.run))
-    register(cli_completion.COMMAND, Command(cli_completion.add_parsers, cli_completion.run))
+    register(cli_init.COMMAND, Command(cli_init.add_parsers, cli_init.run, reads_settings=False))
+    register(cli_completion.COMMAND, Command(cli_completion.add_parsers, cli_completion.run,
+                                                     reads_settings=False))

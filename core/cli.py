@@ -23,6 +23,7 @@ from . import (
     ComparisonReport,
     EvalReport,
     PromptTunerError,
+    Settings,
     Task,
     TuneResult,
     __version__,
@@ -442,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_runs.run(args, out, _load(args).settings)
         command = plugin_commands().get(args.command)
         if command is not None:
-            return command.run(args, out, _load(args).settings)
+            settings = _load(args).settings if command.reads_settings else Settings.model_construct()
+            return command.run(args, out, settings)
         if args.command == "schema":
             print(json.dumps(task_schema(), indent=2))
             return 0

@@ -99,11 +99,16 @@ class Specs:
 @dataclass(frozen=True)
 class Command:
     """A ``prompt-tuner`` subcommand: ``add_parser(sub, common)`` adds its parser (``common``
-    adds --profile/--config/--store); ``run(args, out, settings)`` returns the exit code."""
+    adds --profile/--config/--store); ``run(args, out, settings)`` returns the exit code.
+
+    ``reads_settings=False``: the command gets the defaults, and the settings files and
+    environment are not read — so a broken ``prompt-tuner.yaml`` cannot stop ``init`` (which
+    may be how it gets fixed) or ``completion``."""
 
     add_parser: Callable[[argparse._SubParsersAction[Any],
                           Callable[[argparse.ArgumentParser], None]], None]
     run: Callable[[argparse.Namespace, Console, Settings], int]
+    reads_settings: bool = True
 
 
 @dataclass

@@ -268,11 +268,30 @@ def scalar(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_][\w .,/()+-]*", value) \
             and not value.endswith(" "):
         try:
-            if load_yaml(f"k: {value}") == {"k": value}:
+            # plain only where it reads back the same in both places it is written: after a
+            # block key, and inside a flow collection, where a comma ends it
+            if load_yaml(f"k: {value}") == {"k": value} and load_yaml(f"[{value}]") == [value]:
                 return value
         except yaml.YAMLError:
             pass
-    return json.dumps(value, ensure_ascii=not value.isprintable() if isinstance(value, str) else True)
+    return _quoted(value) if isinstance(value, str) else json.dumps(value)
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _quoted(text: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the rest escaped by code
+    point (JSON's surrogate pairs for characters beyond U+FFFF are not valid YAML escapes)."""
+    def esc(ch: str) -> str:
+        if ch in _ESCAPES:
+            return _ESCAPES[ch]
+        if ch.isprintable():
+            return ch
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+            else f"\\U{code:08x}"
+    return '"' + "".join(esc(ch) for ch in text) + '"'
 
 
 def _flow(value: Any) -> str:

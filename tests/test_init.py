@@ -11,9 +11,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import load_task, load_yaml, task_schema
 from core.cli import main
+from core.scaffold import _flow, scalar
 
 pytestmark = pytest.mark.usefixtures("cli_console")
 
@@ -155,6 +158,36 @@ def test_init_without_examples_writes_a_judged_task(tmp_path: Path,
     assert data["metrics"] == [{"type": "judge", "rubric": "A haiku: three lines, 5-7-5."}]
     task = load_task(path)
     assert task.examples == () and task.uses_judge()
+
+
+def test_init_without_a_description_writes_the_default_rubric_that_reads_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the default rubric has a comma, which ends a plain scalar inside the flow mapping it is
+    # written in: it used to read back as two keys, and init failed with an internal error
+    assert init("Write a haiku about the sea.") == 0
+    data = load_yaml((tmp_path / "write-a-haiku-about-the-sea.tune.yaml").read_text("utf-8"))
+    jsonschema.validate(data, task_schema())
+    [metric] = data["metrics"]
+    assert metric["type"] == "judge" and ", " in metric["rubric"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30))
+def test_a_written_scalar_reads_back_in_block_and_flow_places(value: str) -> None:
+    assert load_yaml(f"k: {scalar(value)}") == {"k": value}
+    assert load_yaml(f"k: {_flow({'a': value, value: [value, 'x']})}") == \
+        {"k": {"a": value, value: [value, "x"]}}
+
+
+@pytest.mark.parametrize("args", [["init", "Rate this: {{ x }}", "--examples", "rows.jsonl"],
+                                  ["completion", "bash"], ["plugins"]])
+def test_a_broken_settings_file_does_not_stop_commands_that_read_no_settings(
+        tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "prompt-tuner.yaml").write_text("tune: [oops\n", encoding="utf-8")
+    write_jsonl(tmp_path / "rows.jsonl", [{"x": "a", "expected": "yes"}, {"x": "b", "expected": "no"}])
+    assert main(args) == 0, capsys.readouterr().err
+    assert main(["runs"]) == 2  # a command that reads settings still says what is wrong
+    assert "prompt-tuner.yaml line 2" in capsys.readouterr().err
 
 
 def test_init_without_examples_but_with_a_slot_is_refused(
