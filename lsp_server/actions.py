@@ -9,10 +9,10 @@ from lsprotocol import types as lsp
 from core import PromptTunerError
 
 from .analysis import SiteReport
-from .edits import workspace_edit
+from .edits import offers_of, workspace_edit
 from .linking import task_for
 from .runs import may_run
-from .server import PromptTunerServer
+from .server import Offer, PromptTunerServer
 
 OPTIMIZE = "promptTuner.optimize"
 EVALUATE = "promptTuner.evaluate"
@@ -53,6 +53,21 @@ def _why_not_evaluable(server: PromptTunerServer, report: SiteReport) -> str | N
     return None
 
 
+def _replacements(server: PromptTunerServer, offer: Offer) -> list[lsp.CodeAction]:
+    """The winner, then the run's other choices: edits when the gain is significant (or
+    ``offerInsignificant``), else shown disabled with the reason; none once the prompt changed."""
+    out = []
+    for one in offers_of(offer):
+        edit = workspace_edit(server, one)
+        if edit is not None and (one.significant or server.options.offer_insignificant):
+            out.append(lsp.CodeAction(title=one.title, kind=KIND, edit=edit,
+                                      is_preferred=one.significant and one is offer))
+        elif edit is not None:
+            out.append(lsp.CodeAction(title=one.title, kind=KIND,
+                                      disabled=lsp.CodeActionDisabled(reason=one.message)))
+    return out
+
+
 def code_actions(server: PromptTunerServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
     uri = params.text_document.uri
     analysis = server.analysis(uri)
@@ -69,13 +84,7 @@ def code_actions(server: PromptTunerServer, params: lsp.CodeActionParams) -> lis
     out: list[lsp.CodeAction] = []
     offer = server.offers.get((uri, key))
     if offer is not None:
-        edit = workspace_edit(server, offer)
-        if edit is not None and (offer.significant or server.options.offer_insignificant):
-            out.append(lsp.CodeAction(title=offer.title, kind=KIND, edit=edit,
-                                      is_preferred=offer.significant))
-        elif edit is not None:
-            out.append(lsp.CodeAction(title=offer.title, kind=KIND,
-                                      disabled=lsp.CodeActionDisabled(reason=offer.message)))
+        out += _replacements(server, offer)
     if (uri, key) in server.runs:
         out.append(_action(f"Cancel optimizing {key}", CANCEL, args))
     else:

@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 from core import PromptTunerError, TuneResult, evaluate_prompt, safety_summary, tune
 
 from .analysis import SiteReport
-from .edits import offer_for, workspace_edit
+from .edits import offer_for, offers_of, workspace_edit
 from .linking import task_for, text_of
 from .progress import RunProgress
 from .server import Offer, PromptTunerServer
@@ -123,6 +123,8 @@ async def _deliver(server: PromptTunerServer, offer: Offer, result: TuneResult) 
         "newText": offer.new_text if edit is not None else None,
         "edit": None if edit is None else server.protocol._converter.unstructure(edit),
         "safety": safety_summary(result.safety),
+        "choices": [{"title": one.title, "newText": one.new_text}
+                    for one in offers_of(offer)] if edit is not None else [],
     }
     if out["safety"]:
         server.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Info, out["safety"]))
@@ -140,15 +142,19 @@ async def _deliver(server: PromptTunerServer, offer: Offer, result: TuneResult) 
 
 
 async def _ask(server: PromptTunerServer, offer: Offer, edit: lsp.WorkspaceEdit) -> None:
+    """Ask which of the run's choices to apply (the winner first), or to keep the prompt."""
     keep = "Keep mine"
+    offers = offers_of(offer)
     choice = await server.window_show_message_request_async(lsp.ShowMessageRequestParams(
         type=lsp.MessageType.Info, message=offer.message,
-        actions=[lsp.MessageActionItem(offer.title), lsp.MessageActionItem(keep)]))
-    if choice is not None and choice.title == offer.title:
-        current = workspace_edit(server, offer)  # the document may have moved meanwhile
+        actions=[*(lsp.MessageActionItem(one.title) for one in offers),
+                 lsp.MessageActionItem(keep)]))
+    picked = next((one for one in offers if choice is not None and choice.title == one.title), None)
+    if picked is not None:
+        current = workspace_edit(server, picked)  # the document may have moved meanwhile
         if current is not None:
             await server.workspace_apply_edit_async(
-                lsp.ApplyWorkspaceEditParams(edit=current, label=offer.title))
+                lsp.ApplyWorkspaceEditParams(edit=current, label=picked.title))
 
 
 async def evaluate(server: PromptTunerServer, uri: str, key: str | None) -> dict[str, Any]:

@@ -146,3 +146,81 @@ def test_an_older_neovim_is_told_the_version_it_needs_and_starts_nothing(tmp_pat
     assert len(notices) == 2, report
     assert all("needs Neovim 0.11 or newer" in ln and ln.startswith("NOTIFY 4 ") for ln in notices)
 
+
+
+CHOICES = r"""
+package.path = NVIM_DIR .. "/?.lua;" .. package.path
+local function out(s) io.stdout:write(s .. "\n") end
+require("prompt_tuner").setup({ cmd = CMD, init_options = INIT })
+vim.cmd.edit(PROMPT_FILE)
+local buf = vim.api.nvim_get_current_buf()
+local ok = vim.wait(30000, function() return #vim.diagnostic.get(buf) > 0 end, 50)
+if not ok then out("NO-DIAGNOSTICS"); vim.cmd("cquit 3") end
+vim.api.nvim_win_set_cursor(0, { 1, 0 })
+vim.lsp.buf.code_action({
+  apply = true,
+  filter = function(action) return action.title == "Optimize this prompt" end,
+})
+local function replacements()
+  local client = vim.lsp.get_clients({ bufnr = buf })[1]
+  local params = vim.lsp.util.make_range_params(0, client.offset_encoding)
+  params.context = { diagnostics = {} }
+  local titles = {}
+  for _, res in pairs(vim.lsp.buf_request_sync(buf, "textDocument/codeAction", params, 5000) or {}) do
+    for _, action in ipairs(res.result or {}) do
+      if action.title:find("Replace with", 1, true) == 1 then table.insert(titles, action.title) end
+    end
+  end
+  return titles
+end
+local titles = {}
+for _ = 1, 300 do
+  titles = replacements()
+  if #titles >= 3 then break end
+  vim.wait(200)
+end
+for _, title in ipairs(titles) do out("OFFERED " .. title) end
+if #titles < 3 then out("NOT-OFFERED"); vim.cmd("cquit 4") end
+vim.lsp.buf.code_action({
+  apply = true,
+  filter = function(action) return action.title == titles[2] end,
+})
+local changed = vim.wait(30000, function()
+  return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n"):find(WANTED, 1, true) ~= nil
+end, 50)
+if not changed then out("NOT-APPLIED"); vim.cmd("cquit 5") end
+vim.cmd.write()
+out("WRITTEN")
+vim.cmd("qall!")
+"""
+
+
+def test_neovim_applies_the_second_of_a_runs_three_replacements(
+    tmp_path: Path, fake_openai: FakeServer
+) -> None:
+    from tests.test_lsp_choices import COMMAND, SHORT, choices_options, choices_world
+
+    nvim, version = find_nvim()
+    if nvim is None:
+        pytest.skip(f"needs Neovim >= {'.'.join(map(str, MIN_VERSION))}: {version}")
+    fake_openai.configure(**choices_world())
+    (tmp_path / "review.tune.yaml").write_text(task_yaml(), encoding="utf-8")
+    prompt = tmp_path / "review.prompt"
+    prompt.write_text(ORIGINAL + "\n", encoding="utf-8")
+    init = choices_options(fake_openai, tmp_path, onResult="codeAction")
+    script = tmp_path / "choices.lua"
+    script.write_text(
+        f"NVIM_DIR = {lua(str(NVIM_DIR))}\nCMD = {lua(COMMAND)}\nINIT = {lua(init)}\n"
+        f"PROMPT_FILE = {lua(str(prompt))}\nWANTED = {lua(SHORT.split(chr(10))[0])}\n" + CHOICES,
+        encoding="utf-8")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "nvim-config"),
+           "XDG_STATE_HOME": str(tmp_path / "nvim-state")}
+
+    proc = subprocess.run([nvim, "--headless", "--clean", "-n", "-S", str(script)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+    report = proc.stdout + proc.stderr
+    assert proc.returncode == 0, report
+    offered = [ln for ln in report.splitlines() if ln.startswith("OFFERED ")]
+    assert len(offered) == 3 and "(shortest)" in offered[1], report
+    assert prompt.read_text(encoding="utf-8") == SHORT + "\n"
