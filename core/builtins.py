@@ -36,7 +36,7 @@ def register_processors(register: Register) -> None:
 
 @hookimpl
 def register_commands(register: Register) -> None:
-    from . import cli_ab, cli_completion, cli_init, cli_insights, cli_plugins, cli_summarize
+    from . import cli_ab, cli_completion, cli_init, cli_insights, cli_plugins, cli_summarize, cli_view
     register(cli_insights.COMMAND, Command(cli_insights.add_parsers, cli_insights.cmd_insights))
     register(cli_ab.COMMAND, Command(cli_ab.add_parsers, cli_ab.run))
     register(cli_plugins.COMMAND, Command(cli_plugins.add_parsers, cli_plugins.run, reads_settings=False))
@@ -44,3 +44,4 @@ def register_commands(register: Register) -> None:
     register(cli_init.COMMAND, Command(cli_init.add_parsers, cli_init.run, reads_settings=False))
     register(cli_completion.COMMAND, Command(cli_completion.add_parsers, cli_completion.run,
                                                      reads_settings=False))
+    register(cli_view.COMMAND, Command(cli_view.add_parsers, cli_view.run))

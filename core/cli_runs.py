@@ -287,7 +287,10 @@ def _reviews(v: VersionView) -> Text:
 
 def _version_json(v: VersionView) -> dict[str, Any]:
     return {"version": v.version, "id": v.id, "first_seen": v.first_seen, "runs": v.runs,
-            "best_score": v.best_score, "parents": v.parents, "parent_version": v.parent_version,
+            "best_score": v.best_score,
+            "score": None if v.score is None else {"mean": v.score.mean, "low": v.score.low,
+                                                   "high": v.score.high, "n": v.score.n},
+            "scored_in": v.scored_in, "parents": v.parents, "parent_version": v.parent_version,
             "operator": v.operator, "returned_by": v.returned_by, "approvals": v.approvals,
             "rejections": v.rejections, "latest_verdict": v.latest_verdict, "text": v.text}
 
@@ -307,23 +310,32 @@ def _versions(store: Store, args: argparse.Namespace, out: Console) -> int:
                            "dim"))
     reviewed = " · reviews: ✓ approvals ✗ rejections" if any(
         v.approvals or v.rejections for v in versions) else ""
-    emit(out, Text(f"from: parent version · best: top dev score in any run{reviewed}", "dim"))
+    emit(out, Text(f"from: parent version · score: its dev measurement on the most examples, in "
+                   f"any run{reviewed}", "dim"))
     return 0
+
+
+def _score(v: VersionView, width: int) -> str:
+    """Its score as every front shows it; under 120 columns without the interval."""
+    if v.score is None:
+        return "—"
+    return v.score.fmt() if width >= 120 else f"{v.score.mean:.0%} (n={v.score.n})"
 
 
 def versions_table(versions: list[VersionView], width: int = 100) -> Table:
     """One line a version; the prompt's first words fill what the other columns leave. Under 100
-    columns the first-seen time is left out (the date stays); without reviews, their column."""
+    columns the first-seen time is left out (the date stays), under 120 the score's interval;
+    without reviews, their column."""
     reviewed = any(v.approvals or v.rejections for v in versions)
     rows: list[list[str | Text]] = []
     for v in versions:
         parent = f"v{v.parent_version}" if v.parent_version else ("—" if not v.parents else "?")
         rows.append([str(v.version), v.first_seen if width >= 100 else v.first_seen[:10],
                      parent, v.operator[:10],
-                     "—" if v.best_score is None else f"{v.best_score:.0%}", str(v.runs),
+                     _score(v, width), str(v.runs),
                      str(len(v.returned_by)) if v.returned_by else "",
                      *([_reviews(v)] if reviewed else [])])
-    names = ["v", "first seen", "from", "operator", "best", "runs", "returned",
+    names = ["v", "first seen", "from", "operator", "score", "runs", "returned",
              *(["reviews"] if reviewed else [])]
     used = sum(max(len(name), *(len(str(r[i])) for r in rows)) + 2
                for i, name in enumerate(names))

@@ -571,7 +571,7 @@ class VersionView:
     id: str
     first_seen: str
     runs: int
-    best_score: float | None
+    best_score: float | None      # ``score.mean``: see ``score``
     parents: list[str]
     parent_version: int | None
     operator: str
@@ -580,6 +580,11 @@ class VersionView:
     approvals: int
     rejections: int
     latest_verdict: str | None
+    # its score, the one every front shows (``Store.versions``): of its measurements across the
+    # task's runs, the one on the most examples, the newest among equals; with where and when
+    score: Estimate | None = None
+    scored_in: str | None = None
+    scored_at: float | None = None
 
 
 def task_versions(store: Store, task_name: str) -> list[VersionView]:
@@ -624,7 +629,9 @@ def task_versions(store: Store, task_name: str) -> list[VersionView]:
             parent_version=numbers.get(parents[0]) if parents else None,
             operator=r["operator"] or "", text=candidate_text(fake_row),
             returned_by=returned.get(r["id"], []), approvals=r["approvals"],
-            rejections=r["rejections"], latest_verdict=r["latest_verdict"]))
+            rejections=r["rejections"], latest_verdict=r["latest_verdict"],
+            score=_est(r["best_score"], r["score_low"], r["score_high"], r["score_n"]),
+            scored_in=r["scored_in"], scored_at=r["scored_at"]))
     return out
 
 

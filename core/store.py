@@ -354,14 +354,28 @@ class Store:
 
     def versions(self, task_name: str) -> list[dict[str, Any]]:
         """Every distinct prompt ever tried for a task, oldest first, numbered ``version`` 1, 2, …
-        in that order: first seen, runs, best score, parents, and its reviews (latest verdict,
-        approvals, rejections)."""
+        in that order: first seen, runs, its score, parents, and its reviews (latest verdict,
+        approvals, rejections).
+
+        A version's score (``best_score`` with ``score_low``/``score_high``/``score_n``, measured in
+        run ``scored_in`` at ``scored_at``) is the one definition every front shows: of all its
+        measurements across the task's runs, the one on the most examples, the newest among
+        equals. Not the highest: a prompt raced out at 4 of 4 would otherwise show 100%."""
         sql = """
-            SELECT id, min(created_at) AS first_seen, count(DISTINCT run_id) AS runs,
-                   max(score) AS best_score, messages_json, parents_json, operator
-            FROM candidates WHERE task_name = ? GROUP BY id ORDER BY first_seen, id
+            WITH measured AS (
+                SELECT id, run_id, score, ci_low, ci_high, n, created_at,
+                       row_number() OVER (PARTITION BY id
+                                          ORDER BY n DESC, created_at DESC, run_id DESC) AS k
+                FROM candidates
+                WHERE task_name = ? AND score IS NOT NULL AND n IS NOT NULL AND n > 0)
+            SELECT c.id, min(c.created_at) AS first_seen, count(DISTINCT c.run_id) AS runs,
+                   m.score AS best_score, m.ci_low AS score_low, m.ci_high AS score_high,
+                   m.n AS score_n, m.run_id AS scored_in, m.created_at AS scored_at,
+                   c.messages_json, c.parents_json, c.operator
+            FROM candidates c LEFT JOIN measured m ON m.id = c.id AND m.k = 1
+            WHERE c.task_name = ? GROUP BY c.id ORDER BY first_seen, c.id
         """
-        cur = self.db.execute(sql, [task_name])
+        cur = self.db.execute(sql, [task_name, task_name])
         cols = [c[0] for c in cur.description]
         rows = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
         by_id: dict[str, list[dict[str, Any]]] = {}

@@ -1,4 +1,4 @@
-"""What the store knows about a prompt: its version number, its latest measured score, the
+"""What the store knows about a prompt: its version number, its score (the core's one definition), the
 task's best version, and the version history as a document with diffs.
 
 Reads are cached for a few seconds (diagnostics and hovers ask often; the store only changes when
@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from core import Candidate, Message, Store
+from core import Candidate, Message, PromptTunerError, Store, task_versions
 
 TTL_S = 3.0
-RUNS_SCANNED = 50
 
 
 @dataclass(frozen=True)
@@ -72,16 +71,14 @@ class History:
         return out
 
     def _measure(self, task_name: str) -> dict[str, Measurement]:
-        numbers = {v["id"]: v["version"] for v in self.versions(task_name)}
-        out: dict[str, Measurement] = {}
-        for run in self.store.runs(limit=RUNS_SCANNED, task_name=task_name):  # newest first
-            for c in self.store.candidates(run["id"]):
-                if c["id"] in out or c["score"] is None or c["status"] not in ("evaluated", "partial"):
-                    continue
-                out[c["id"]] = Measurement(numbers.get(c["id"], 0), c["id"], c["score"],
-                                           c["ci_low"], c["ci_high"], c["n"] or 0, run["id"],
-                                           c["created_at"] or run["created_at"] or 0.0)
-        return out
+        """Each version's score as every front shows it (the core's ``task_versions``)."""
+        try:
+            versions = task_versions(self.store, task_name)
+        except PromptTunerError:
+            return {}
+        return {v.id: Measurement(v.version, v.id, v.score.mean, v.score.low, v.score.high,
+                                  v.score.n, v.scored_in or "", v.scored_at or 0.0)
+                for v in versions if v.score is not None}
 
     def best(self, task_name: str) -> Measurement | None:
         measured = self.measurements(task_name).values()

@@ -27,6 +27,7 @@ from core import (
     fit_dev,
     plan_calls,
     quick_task,
+    task_versions,
 )
 
 from .ab import ab_title
@@ -283,13 +284,9 @@ def check_plan(task: Task, settings: Settings, budget: int) -> None:
 
 
 def best_estimates(store: Store, task_name: str) -> dict[str, Estimate]:
-    """Each version's best measured score with its CI and n, over the task's runs."""
-    out: dict[str, Estimate] = {}
-    for run in store.runs(limit=200, task_name=task_name):
-        for c in store.candidates(run["id"]):
-            if c.get("score") is None or c.get("n") is None:
-                continue
-            est = Estimate(c["score"], c["ci_low"], c["ci_high"], c["n"])
-            if c["id"] not in out or est.mean > out[c["id"]].mean:
-                out[c["id"]] = est
-    return out
+    """Each version's score with its CI and n: the core's one definition (``task_versions``)."""
+    try:
+        versions = task_versions(store, task_name)
+    except PromptTunerError:
+        return {}
+    return {v.id: v.score for v in versions if v.score is not None}

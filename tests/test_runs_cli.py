@@ -428,9 +428,10 @@ def test_versions_number_every_prompt_of_a_task_with_its_parent(
     table = [line.split() for line in out.splitlines() if line[:1].isdigit()]
     assert [r[0] for r in table] == ["1", "2", "3", "4"]
     v1, v2, v3, v4 = table
-    assert v1[3:5] == ["—", "original"] and v1[6] == "2"  # tried in both films runs
+    # under 120 columns a score reads "mean (n=N)", two words; then the runs
+    assert v1[3:5] == ["—", "original"] and v1[7] == "2"  # tried in both films runs
     assert v2[3:5] == ["v1", "vary"] and v3[3:5] == ["v2", "refine"] and v4[3:5] == ["v1", "vary"]
-    assert v3[5] == "100%" and "✓1" in v3  # the winner: best score, approved once
+    assert v3[5:7] == ["100%", "(n=12)"] and "✓1" in v3  # the winner, approved once
     assert "Carefully decide" in " ".join(v3)
     assert f"v3 ({history.improved.best.id}) returned by {history.improved.run_id}" in out
     assert f"v1 ({history.kept.original.id}) returned by {history.kept.run_id}" in out

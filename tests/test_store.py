@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
-from core import PromptTunerError, Store
+from core import Estimate, PromptTunerError, Store, task_versions
 from core.store import MIGRATIONS
 
 
@@ -292,6 +292,25 @@ def test_versions_group_the_same_candidate_across_runs(store: Store) -> None:
     assert json.loads(by_id["v2"]["parents_json"]) == ["orig"]
     assert versions[0]["id"] == "orig"  # ordered by first seen
     assert store.versions("no-such-task") == []
+
+
+def test_a_versions_score_is_its_measurement_on_the_most_examples_not_its_luckiest(
+        store: Store) -> None:
+    """Raced out at 4 of 4 in one run, measured at 7 of 12 in another: the version scores 58%
+    (n=12) wherever it is shown, not 100% (the highest ever measured)."""
+    new_run(store, "run-1")
+    new_run(store, "run-2")
+    add(store, "run-1", "v1")
+    add(store, "run-2", "v1")
+    store.set_candidate_score("run-1", "v1", score=1.0, low=0.51, high=1.0, n=4, status="pruned")
+    store.set_candidate_score("run-2", "v1", score=7 / 12, low=0.32, high=0.81, n=12,
+                              status="evaluated")
+
+    (row,) = store.versions("task-a")
+    (view,) = task_versions(store, "task-a")
+
+    assert (row["best_score"], row["score_n"], row["scored_in"]) == (7 / 12, 12, "run-2")
+    assert view.score == Estimate(7 / 12, 0.32, 0.81, 12) and view.best_score == 7 / 12
 
 
 def test_reviews_and_human_versions_join_the_history(store: Store) -> None:
