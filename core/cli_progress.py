@@ -76,10 +76,12 @@ class RunState:
 
     @property
     def unit(self) -> str:
-        return "candidates" if self.phase.startswith("round ") else "answers"
+        return "candidates" if self.phase == "propose" else "answers"
 
     @property
     def label(self) -> str:
+        if self.phase == "propose":
+            return f"round {self.round}"
         return f"round {self.round} · evaluate" if self.phase == "evaluate" and self.round \
             else self.phase
 
@@ -87,9 +89,8 @@ class RunState:
         if isinstance(event, PhaseStarted):
             self.phase, self.detail, self.total = event.phase, event.detail, event.total
             self.done, self.phase_started = 0, now
-            number = event.phase.removeprefix("round ")
-            if number != event.phase and number.isdigit():
-                self.round = int(number)
+            if event.round:
+                self.round = event.round
         elif isinstance(event, ExampleScored | CandidateProposed):
             counted = ExampleScored if self.unit == "answers" else CandidateProposed
             if isinstance(event, counted):

@@ -433,12 +433,14 @@ class TuneRun:
             ctx.best = Scored(incumbent.candidate, incumbent)
             ctx.history = [Scored(e.candidate, e) for e in self.evaluations.values()
                            if e.results and e.candidate.id not in self.pruned]
-            self.emit(PhaseStarted(self.run_id, f"round {number}", s.variations,
-                                   f"{strategy.name}: new candidates from {incumbent.candidate.id}"))
+            self.emit(PhaseStarted(self.run_id, "propose", s.variations,
+                                   f"{strategy.name}: new candidates from {incumbent.candidate.id}",
+                                   round=number))
             warm = await self._warm(ctx) if number == 1 else []
             proposed = warm + await self._propose(strategy, ctx, max(1, s.variations - len(warm)))
             if proposed:
-                self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(dev)))
+                self.emit(PhaseStarted(self.run_id, "evaluate", len(proposed) * len(dev),
+                                       round=number))
                 await self.racing.race(lambda c, d, upto: self._score(evaluator, c, d, upto),
                                        proposed, dev, incumbent)
             if number in self.reviewed:  # resumed: this round's review is on record
@@ -518,7 +520,7 @@ class TuneRun:
         made = self._human_candidates(decision)
         if made:
             self.emit(PhaseStarted(self.run_id, "evaluate", len(made) * len(dev),
-                                   "the reviewer's prompts"))
+                                   "the reviewer's prompts", round=self.round or None))
             await self._score(evaluator, made, dev)
         return made
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .metrics.stats import Estimate
 
@@ -25,11 +25,21 @@ class Event:
         return {"event": self.kind, **asdict(self)}
 
 
+Phase = Literal["baseline", "propose", "evaluate", "confirm", "finalize"]
+PHASES: tuple[Phase, ...] = get_args(Phase)
+
+
 @dataclass(frozen=True)
 class PhaseStarted(Event):
-    phase: str  # baseline | propose | evaluate | refine | finalize
-    total: int | None = None  # units of work planned in the phase (model calls or candidates)
+    """A phase begins: ``baseline`` (the original scored on dev), then in each round ``propose``
+    (``total`` new candidates) and ``evaluate`` (``total`` answers), ``confirm`` (the original and
+    the best on held-out examples) and ``finalize`` (the report). ``round`` is the round's number
+    in ``propose`` and ``evaluate``, else None."""
+
+    phase: Phase
+    total: int | None = None  # units of work planned in the phase (answers or candidates)
     detail: str = ""
+    round: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ import time
 from lsprotocol import types as lsp
 from pygls.progress import Progress
 
-from core import Event, ExampleScored, PhaseStarted, RoundFinished, RunWarning
+from core import Event, ExampleScored, Phase, PhaseStarted, RoundFinished, RunWarning
 
 # Each phase's share of the bar: (start %, end %).
-PHASES = {"baseline": (0, 20), "propose": (20, 30), "evaluate": (30, 65), "refine": (65, 95),
-          "finalize": (95, 100)}
+PHASES: dict[Phase, tuple[int, int]] = {"baseline": (0, 15), "propose": (15, 20),
+                                        "evaluate": (20, 80), "confirm": (80, 95),
+                                        "finalize": (95, 100)}
 MIN_INTERVAL_S = 0.1
 
 
@@ -22,7 +23,8 @@ class RunProgress:
     def __init__(self, progress: Progress | None, token: str) -> None:
         self.progress = progress
         self.token = token
-        self.phase = "baseline"
+        self.phase: Phase = "baseline"
+        self.round: int | None = None
         self.detail = ""
         self.best = ""
         self.last = 0.0
@@ -53,10 +55,10 @@ class RunProgress:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, PhaseStarted):
-            self.phase = event.phase
+            self.phase, self.round = event.phase, event.round
             self.detail = event.detail or event.phase
             self.scored = 0
-            self.phase_total = event.total if event.phase in ("baseline", "evaluate") else None
+            self.phase_total = event.total if event.phase != "propose" else None
             self.report(self._message(), PHASES.get(event.phase, (self.percent, 0))[0], force=True)
         elif isinstance(event, ExampleScored) and event.total:
             low, high = PHASES.get(self.phase, (self.percent, self.percent))
@@ -75,4 +77,5 @@ class RunProgress:
             self.report(event.message, force=True)
 
     def _message(self) -> str:
-        return f"{self.phase}: {self.detail}" + (f" ({self.best})" if self.best else "")
+        where = f"round {self.round} · {self.phase}" if self.round else self.phase
+        return f"{where}: {self.detail}" + (f" ({self.best})" if self.best else "")

@@ -21,9 +21,10 @@ from core import (
     RunWarning,
 )
 
-PHASES = {"starting": "starting", "baseline": "scoring the original prompt",
-          "propose": "proposing new prompts", "evaluate": "scoring the proposals",
-          "refine": "rewriting the best against their failures", "finalize": "writing the report"}
+PHASES: dict[str, str] = {
+    "starting": "starting", "baseline": "scoring the original prompt",
+    "propose": "proposing new prompts", "evaluate": "scoring the proposals",
+    "confirm": "checking the best on held-out examples", "finalize": "writing the report"}
 DONE_WORDS = {"finished": "Finished", "budget_exhausted": "Finished (budget spent)",
               "cancelled": "Cancelled", "failed": "Stopped", "restarting": "Paused"}
 
@@ -51,6 +52,8 @@ class ProgressState:
     def apply(self, event: Event) -> None:
         if isinstance(event, PhaseStarted):
             self.phase, self.phase_total, self.phase_done = event.phase, event.total, 0
+            if event.round:
+                self.round = event.round
         elif isinstance(event, CandidateProposed):
             self.candidates += 1
             if self.phase == "propose":
@@ -79,7 +82,7 @@ class ProgressState:
         if self.status is None:
             step = PHASES.get(self.phase, self.phase)
             if self.phase_total:
-                unit = "prompts" if self.phase in ("propose", "refine") else "answers"
+                unit = "prompts" if self.phase == "propose" else "answers"
                 step += f" · {min(self.phase_done, self.phase_total)}/{self.phase_total} {unit}"
             lines.append(f"*Phase:* {step}" + (f"   *Round:* {self.round}" if self.round else ""))
         if self.best is not None:

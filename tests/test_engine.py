@@ -43,6 +43,7 @@ from core import (
     resume,
     tune,
 )
+from core.events import PHASES
 from core.metrics import ExactMatch, LabelMatch, normalize, parse_judgement
 from core.metrics.stats import estimate, sign_test, wilson
 from core.strategies import extract_prompt, repair_slots
@@ -196,13 +197,19 @@ async def test_events_arrive_in_order(fake_openai: FakeServer, tmp_path: Path) -
     result = await run(fake_openai, tmp_path, sentiment_task(), events=events)
 
     assert all(e.run_id == result.run_id for e in events)
-    phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
-    assert phases == ["baseline", "round 1", "evaluate", "round 2", "evaluate", "finalize"]
+    phases = [(e.phase, e.round) for e in events if isinstance(e, PhaseStarted)]
+    assert phases == [("baseline", None), ("propose", 1), ("evaluate", 1), ("propose", 2),
+                      ("evaluate", 2), ("finalize", None)]
+    assert {e.phase for e in events if isinstance(e, PhaseStarted)} <= set(PHASES)
 
     def first(pred: Any) -> int:
         return next(i for i, e in enumerate(events) if pred(e))
 
     def phase(name: str) -> int:
+        kind, _, number = name.partition(" ")
+        if kind == "round":
+            return first(lambda e: isinstance(e, PhaseStarted) and e.phase == "propose"
+                         and e.round == int(number))
         return first(lambda e: isinstance(e, PhaseStarted) and e.phase == name)
 
     def done(cid: str) -> int:

@@ -270,7 +270,7 @@ def test_live_panel_labels_rounds_and_counts_proposals_then_answers() -> None:
     clock = Clock()
     display = ProgressDisplay(terminal(), clock=clock)
     feed(display, clock, [
-        (0, PhaseStarted("r", "round 2", 4, "refine: new candidates from abc123")),
+        (0, PhaseStarted("r", "propose", 4, "refine: new candidates from abc123", round=2)),
         (1, CandidateProposed("r", "c1", "refine", ("abc123",))),
         (2, CandidateProposed("r", "c2", "refine", ("abc123",))),
         (2, ExampleScored("r", "c1", 1, 8)),  # not a proposal: not counted in this phase
@@ -317,7 +317,7 @@ def test_plain_output_has_a_status_line_per_phase_and_at_most_every_5s() -> None
     for i in range(24):  # one answer every 0.5 s for 12 s
         events += [(0.5 * (i + 1), ExampleScored("r", "o", i + 1, 40)),
                    (0.5 * (i + 1), spent(i + 1, 0.5 * (i + 1)))]  # spending lags one answer
-    events.append((12.5, PhaseStarted("r", "round 1", 2, "refine")))
+    events.append((12.5, PhaseStarted("r", "propose", 2, "refine", round=1)))
     feed(display, clock, events)
     lines = text_of(console).splitlines()
     assert lines[0] == "baseline: the original (40 answers planned)"
@@ -335,7 +335,7 @@ def test_verbosity_adds_candidates_then_model_calls(verbosity: int) -> None:
     clock, console = Clock(), plain()
     display = ProgressDisplay(console, verbosity=verbosity, clock=clock)
     feed(display, clock, [
-        (0, PhaseStarted("r", "round 1", 2)),
+        (0, PhaseStarted("r", "propose", 2, round=1)),
         (1, CandidateProposed("r", "c1", "refine", ("orig",))),
         (2, ModelCalled("r", "openai:tiny@http://127.0.0.1:1/v1", "k", 30, 2, 0.25, "stop",
                         "Review: it was [bold]great[/]", "positive")),
@@ -414,3 +414,14 @@ def test_calls_per_second_is_measured_over_the_recent_past() -> None:
     rate = state.calls_per_s()
     assert rate is not None and rate == pytest.approx(10.0)
     assert RunState().calls_per_s() is None
+
+
+def test_every_front_names_every_phase_the_engine_emits_and_no_other() -> None:
+    """Slack's words and the editor's progress bar cover exactly the engine's phases (they used
+    to map ``propose``/``refine`` names the engine never sent, and miss ``confirm``)."""
+    from core.events import PHASES
+    from lsp_server.progress import PHASES as EDITOR
+    from slack_bot.progress import PHASES as SLACK
+
+    assert set(SLACK) - {"starting"} == set(PHASES)
+    assert set(EDITOR) == set(PHASES)
