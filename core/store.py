@@ -107,7 +107,8 @@ def _m007_answers_by_request(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial, _m002_score_vectors, _m003_reviews, _m004_candidate_extras,
     _m005_rounds_and_splits, _m006_predictions, _m007_answers_by_request]
-VERDICTS = ("approve", "reject", "comment", "edit")
+VERDICTS = ("approve", "reject", "comment", "edit",
+            "drop", "keep", "add", "continue", "stop")  # the last five: a round's review
 MANUAL_RUN = "manual:"  # prefix of the pseudo-run that holds versions written by people
 
 

@@ -65,7 +65,7 @@ class History:
         return result
 
     def measurements(self, task_name: str) -> dict[str, Measurement]:
-        """The latest scored measurement of every version of a task, by candidate id."""
+        """Every scored version's score (its measurement on the most examples), by candidate id."""
         out: dict[str, Measurement] = self._cached("measured", task_name,
                                                    lambda: self._measure(task_name))
         return out

@@ -1,5 +1,6 @@
-"""Hover on a prompt: which task scores it, its latest score with CI, version, when and by which
-run it was measured (from the store), and its size."""
+"""Hover on a prompt: which task scores it, its score with CI (its measurement on the most
+examples, as every front shows it), version, when and by which run it was measured (from the
+store), and its size."""
 
 from __future__ import annotations
 

@@ -78,6 +78,12 @@ def register(bolt: AsyncApp, ctx: BotContext, runs: RunManager) -> None:
     bolt.action("review_evaluate")(reviews.on_evaluate)
     bolt.action("review_edit")(reviews.on_edit)
     bolt.view(EDIT_CALLBACK)(reviews.on_edit_submit)
+    rounds = runs.rounds
+    bolt.action(re.compile(r"^round_(drop|keep)$"))(rounds.on_mark)
+    bolt.action(re.compile(r"^round_(continue|stop)$"))(rounds.on_decide)
+    bolt.action(re.compile(r"^round_(edit|add)$"))(rounds.on_prompt)
+    bolt.action("round_enable")(rounds.on_enable)
+    bolt.view(re.compile(r"^round_(edit|add)_prompt$"))(rounds.on_prompt_submit)
 
 
 # -- running -----------------------------------------------------------------------------------------

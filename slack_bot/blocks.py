@@ -277,7 +277,8 @@ def help_text(command: str) -> str:
         "*prompt-tuner* tunes prompts for small models and posts a scored report in a thread.",
         f"• `{c} <prompt> --task \"what it is for\"` — tune a prompt (quick form, judged 0-10)",
         f"• `{c} task:<name>` — tune a task file from the bot's task folder",
-        "   options: `--target NAME` `--strategy refine` `--budget CALLS` `--profile quick|thorough`",
+        "   options: `--target NAME` `--strategy refine` `--budget CALLS` `--profile quick|thorough`"
+        " `--review` (stop after each round for the team's review)",
         f"• `{c} history <task>` — versions with scores and reviews",
         f"• `{c} compare <task> <vA> <vB>` — A/B test two versions, answered in a thread",
         f"• `{c} ab <task> --strategies refine,fewshot [--seeds 2]` — which strategy tunes it "

@@ -6,7 +6,8 @@
     /tune ab sentiment --strategies refine,fewshot --seeds 2
     /tune status                 /tune cancel 20250101-120000-abc123
 
-Options (``--target ALIAS``, ``--strategy NAME``, ``--budget N``, ``--profile NAME``) go after
+Options (``--target ALIAS``, ``--strategy NAME``, ``--budget N``, ``--profile NAME``,
+``--review``: stop after each round for the team's review) go after
 the prompt; ``--task`` takes the rest up to the next option. ``--target`` names one of the
 operator's models (``trust.ModelPolicy`` checks it). Slack's curly quotes are read as plain
 ones, and its ``&amp; &lt; &gt;`` escapes are undone.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 STRATEGY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")  # the core checks that it knows the name
 PROFILES = ("quick", "default", "thorough")
 OPTION = re.compile(r"(?:^|\s)--(task|target|strategy|budget|profile)(?=\s|=|$)")
+REVIEW_FLAG = re.compile(r"(?:^|\s)--review(?=\s|$)")
 AB_OPTION = re.compile(r"(?:^|\s)--(strategies|seeds|budget|target)(?=\s|=|$)")
 AB_STRATEGIES, AB_SEEDS = 4, 5  # at most: an A/B is strategies x seeds tunes
 TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -41,6 +43,7 @@ class TuneCommand:
     strategy: str | None = None
     budget: int | None = None
     profile: str | None = None
+    review: bool = False             # --review: stop after each round for the team
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,11 @@ def _unquote(text: str) -> str:
 
 
 def _tune(text: str, command: str) -> TuneCommand:
+    flags = REVIEW_FLAG.findall(text)
+    if len(flags) > 1:
+        raise UsageError("`--review` is given twice; give it once")
+    review = bool(flags)
+    text = REVIEW_FLAG.sub(" ", text).strip()
     head, opts = _options(text)
     budget = _budget(opts)
     strategy = opts["strategy"].lower() if "strategy" in opts else None
@@ -211,10 +219,10 @@ def _tune(text: str, command: str) -> TuneCommand:
                              "description")
         name = head[len("task:"):].strip()
         return TuneCommand(task_name=_task_name(name, f"{command} task:<name>"), target=target,
-                           strategy=strategy, budget=budget, profile=profile)
+                           strategy=strategy, budget=budget, profile=profile, review=review)
     prompt = _unquote(head)
     if not prompt:
         raise UsageError(f"give the prompt to tune: `{command} Write a haiku about rain --task "
                          f"\"a haiku\"`, or a task file: `{command} task:<name>`")
     return TuneCommand(prompt=prompt, description=opts.get("task"), target=target,
-                       strategy=strategy, budget=budget, profile=profile)
+                       strategy=strategy, budget=budget, profile=profile, review=review)

@@ -50,6 +50,8 @@ from .ledger import ThreadRecord
 from .limits import Running
 from .progress import ProgressState
 from .report import build_report, messages_of
+from .round_blocks import enable_button
+from .rounds import RoundReviews
 from .slack_io import SlackError, Upload
 from .updater import ProgressUpdater, read_usage
 
@@ -69,6 +71,11 @@ class RunManager:
     def __init__(self, ctx: BotContext) -> None:
         self.ctx = ctx
         self.active: dict[str, ActiveRun] = {}
+        self.rounds = RoundReviews(ctx, self._record_of)
+
+    def _record_of(self, run_id: str) -> ThreadRecord | None:
+        active = self.active.get(run_id)
+        return active.record if active is not None else None
 
     # -- what is running ---------------------------------------------------------------------------
     def running(self) -> list[Running]:
@@ -154,7 +161,10 @@ class RunManager:
     async def _ensure_thread(self, record: ThreadRecord, what: str) -> str:
         if record.thread_ts is None:
             text = parent_text(record.user_id, what, record.run_id)
-            record.thread_ts = await self.ctx.slack.post(record.channel, text, [section(text)])
+            blocks = [section(text)]
+            if record.kind == "tune" and not record.request.get("review_rounds"):
+                blocks.append(enable_button(record.run_id))
+            record.thread_ts = await self.ctx.slack.post(record.channel, text, blocks)
             self.ctx.ledger.update(record.run_id, thread_ts=record.thread_ts, status="running")
         return record.thread_ts
 
@@ -163,7 +173,8 @@ class RunManager:
         ctx = self.ctx
         task = Task.model_validate(record.request["task"])
         settings = Settings.model_validate(record.request["settings"])
-        thread = await self._ensure_thread(record, f"tuning *{task.name}*")
+        reviewed = " with a review after each round" if record.request.get("review_rounds") else ""
+        thread = await self._ensure_thread(record, f"tuning *{task.name}*{reviewed}")
         if resuming and record.report_posted:
             return
         state = ProgressState(record.run_id, task.name, settings.budget.max_calls,
@@ -206,12 +217,13 @@ class RunManager:
         if stored is not None:
             state.note = ":arrows_counterclockwise: Resumed after a bot restart from the saved answers."
             done = await resume(record.run_id, settings, secrets=secrets, on_event=on_event,
-                                store=ctx.store)
+                                store=ctx.store, reviewer=self.rounds.reviewer_for(record))
         else:
             if resuming:
                 state.note = ":arrows_counterclockwise: Restarted after a bot restart."
             done = await tune(task, settings, secrets=secrets, on_event=on_event,
-                              run_id=record.run_id, store=ctx.store)
+                              run_id=record.run_id, store=ctx.store,
+                              reviewer=self.rounds.reviewer_for(record))
         return done.to_json()
 
     async def _final_progress(self, record: ThreadRecord, state: ProgressState,

@@ -62,6 +62,13 @@ class BotSettings(BaseSettings):
     progress_interval_s: float = Field(default=3.0, ge=0.0,
                                        description="least time between two progress updates")
     top_candidates: int = Field(default=3, ge=1, le=8, description="candidates in the report")
+    round_review_timeout_s: float = Field(
+        default=1800.0, gt=0.0,
+        description="how long a reviewed run waits for the team after a round; then it goes on "
+                    "with what was marked")
+    round_reviewers: list[str] = Field(
+        default_factory=list,
+        description="Slack user ids who decide on reviewed rounds; empty: anyone in the channel")
     targets: dict[str, str] = Field(
         default_factory=dict,
         description="the models members may choose with `--target ALIAS`, as {alias: spec}; "

@@ -162,10 +162,11 @@ class SlashCommand:
             return denied
         record = self.runs.new_record("tune", user_id=caller.user_id, channel=caller.channel,
                                       task=task, settings=settings, budget=budget,
-                                      command=cmd.__dict__)
+                                      command=cmd.__dict__, review_rounds=cmd.review)
         self.runs.spawn(record)
+        reviewed = ", stopping for your review after each round" if cmd.review else ""
         return Reply(f"Started run `{record.run_id}` tuning *{task.name}* (budget {budget} "
-                     "calls). Follow it in the thread I am starting.")
+                     f"calls{reviewed}). Follow it in the thread I am starting.")
 
     def compare(self, cmd: CompareCommand, caller: Caller) -> Reply:
         store, task_dir = self.ctx.store, self.ctx.settings.task_dir
