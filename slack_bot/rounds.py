@@ -84,7 +84,12 @@ class RoundReviews:
         deadline = time.time() + timeout
         text = f"Round {review.round} of run {review.run_id}: your review"
         blocks = round_blocks(review, dropped={}, deciders=self.deciders, deadline=deadline)
-        ts = await self.ctx.slack.post(record.channel, text, blocks, record.thread_ts)
+        try:
+            ts = await self.ctx.slack.post(record.channel, text, blocks, record.thread_ts)
+        except SlackError as exc:  # nobody can see the round: it goes on as if accepted
+            log.warning("run %s round %d: could not post the review (%s); going on",
+                        record.run_id, review.round, exc.code)
+            return RoundDecision()
         pending = Pending(record, review, ts, deadline, asyncio.get_running_loop().create_future())
         self.pending[record.run_id] = pending
         try:
