@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,8 @@ from .baselines import Baselines, compute_baselines
 from .errors import PromptTunerError
 from .lineage import Node, candidate_text, extras_of, lineage, messages_of, parents_of, walk
 from .metrics.stats import Estimate, estimate
-from .store import MANUAL_RUN, Store
+from .models.base import estimate_tokens
+from .store import Store
 
 
 @dataclass(frozen=True)
@@ -263,27 +263,18 @@ def _est(mean: Any, low: Any, high: Any, n: Any) -> Estimate | None:
 
 
 def _estimate_tokens(text: str) -> float:
-    """About four characters a token for English text, when no response says better."""
-    return float(max(1, math.ceil(len(text) / 4)))
-
-
-def _prompt_tokens(store: Store, run_id: str) -> dict[str, float]:
-    """Mean prompt tokens per dev answer, by candidate, from the run's stored responses."""
-    cur = store.db.execute(
-        "SELECT e.candidate_id, avg(r.prompt_tokens) FROM evaluations e JOIN responses r "
-        "ON r.run_id = e.run_id AND r.key = e.response_key WHERE e.run_id = ? "
-        "AND r.prompt_tokens > 0 GROUP BY e.candidate_id", [run_id])
-    return {str(cid): float(avg) for cid, avg in cur.fetchall() if avg is not None}
+    """The prompt's tokens estimated from its text (``core.models.base.estimate_tokens``, the
+    one estimate of the core), when no stored response says better."""
+    return float(max(1, estimate_tokens(text)))
 
 
 def _usage_from_responses(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
-    cur = store.db.execute(
-        "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens), avg(latency_s) "
-        "FROM responses WHERE run_id = ? GROUP BY model", [run_id])
-    return {str(model): {"calls": calls, "cache_hits": 0, "retries": 0, "failures": 0,
-                         "prompt_tokens": int(pt or 0), "completion_tokens": int(ct or 0),
-                         "cost": 0.0, "latency_mean_s": round(float(lat or 0), 4)}
-            for model, calls, pt, ct, lat in cur.fetchall()}
+    """Usage per model, as a result's ``usage``, from the run's stored responses (a run that did
+    not finish has no result to hold it)."""
+    return {u.model: {"calls": u.calls, "cache_hits": 0, "retries": 0, "failures": 0,
+                      "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                      "cost": 0.0, "latency_mean_s": round(u.latency_mean_s, 4)}
+            for u in store.usage_by_model(run_id)}
 
 
 def load_run(store: Store, run_id: str, *, result: dict[str, Any] | None = None) -> RunView:
@@ -320,7 +311,7 @@ def load_run(store: Store, run_id: str, *, result: dict[str, Any] | None = None)
         result = json.loads(run["result_json"])
     task = json.loads(run["task_json"]) if run.get("task_json") else {}
     by_result = {c["id"]: c for c in (result or {}).get("candidates", [])}
-    tokens = _prompt_tokens(store, rid)
+    tokens = store.mean_prompt_tokens(rid)
     original_id = (result or {}).get("original_id") or run.get("original_id")
     best_id = (result or {}).get("best_id") or run.get("best_id")
     rows = store.candidates(rid)
@@ -409,13 +400,11 @@ def resolve_run_id(store: Store, ref: str) -> str:
         >>> store.close()
     """
     if ref == "last":
-        rows = _real_runs(store, limit=1)
+        rows = store.tuning_runs(limit=1)
         if not rows:
             raise PromptTunerError(f"no runs in {store.path}", "tune a prompt first")
         return str(rows[0]["id"])
-    cur = store.db.execute("SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at",
-                           [len(ref), ref])
-    ids = [str(r[0]) for r in cur.fetchall()]
+    ids = store.run_ids_with_prefix(ref)
     if ref in ids:
         return ref
     if len(ids) == 1:
@@ -479,9 +468,8 @@ def list_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list
         >>> store.close()
     """
     out = []
-    counts = dict(store.db.execute(
-        "SELECT run_id, count(*) FROM candidates GROUP BY run_id").fetchall())
-    for run in _real_runs(store, task=task, limit=limit):
+    counts = store.candidate_counts()
+    for run in store.tuning_runs(limit=limit, task_name=task):
         rid = str(run["id"])
         res = json.loads(run["result_json"]) if run.get("result_json") else None
         baseline = best = None
@@ -501,11 +489,9 @@ def list_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list
             cost = round(sum(float(u.get("cost", 0.0)) for u in usage.values()), 6)
         else:  # unfinished: the dev scores so far, what was paid for so far
             baseline, best = _dev_so_far(store, run)
-            calls = int(store.db.execute("SELECT count(*) FROM responses WHERE run_id = ?",
-                                         [rid]).fetchone()[0])
-            last = store.db.execute("SELECT cost FROM rounds WHERE run_id = ? ORDER BY round "
-                                    "DESC LIMIT 1", [rid]).fetchone()
-            cost = float(last[0] or 0.0) if last else 0.0
+            calls = store.response_count(rid)
+            last = store.last_round(rid)
+            cost = float(last["cost"] or 0.0) if last else 0.0
         out.append(RunSummary(rid, _when(run.get("created_at")), str(run.get("task_name") or ""),
                               str(run.get("target") or ""), str(run.get("status") or ""),
                               baseline, best, improved, significant, p,
@@ -610,10 +596,8 @@ def task_versions(store: Store, task_name: str) -> list[VersionView]:
     """
     rows = store.versions(task_name)
     if not rows:
-        names = [r[0] for r in store.db.execute(
-            "SELECT DISTINCT task_name FROM runs WHERE task_name IS NOT NULL").fetchall()]
         raise PromptTunerError(f"no versions of task '{task_name}' in {store.path}",
-                               "known tasks: " + (", ".join(sorted(names)) or "none yet"))
+                               "known tasks: " + (", ".join(store.task_names()) or "none yet"))
     numbers = {r["id"]: r["version"] for r in rows}
     returned: dict[str, list[str]] = {}
     for run in store.runs(limit=10_000, task_name=task_name):
@@ -633,14 +617,6 @@ def task_versions(store: Store, task_name: str) -> list[VersionView]:
             score=_est(r["best_score"], r["score_low"], r["score_high"], r["score_n"]),
             scored_in=r["scored_in"], scored_at=r["scored_at"]))
     return out
-
-
-def _real_runs(store: Store, *, task: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Runs, newest first, without the pseudo-runs that hold people's hand-written versions."""
-    where = "substr(id, 1, ?) != ?" + (" AND task_name = ?" if task else "")
-    args: list[Any] = [len(MANUAL_RUN), MANUAL_RUN, *([task] if task else [])]
-    return list(store.db.table("runs").rows_where(where, args, order_by="created_at desc",
-                                                  limit=limit))
 
 
 def _fully_scored_first(rows: list[dict[str, Any]], original: str | None) -> list[dict[str, Any]]:

@@ -153,12 +153,7 @@ def target_matches(target: str, spec: str) -> bool:
 
 
 def _runs(store: Store, task: str | None, target: str | None) -> list[dict[str, Any]]:
-    sql = "SELECT id, task_name, target FROM runs WHERE status IN (?, ?)"
-    args: list[Any] = list(FINISHED)
-    if task is not None:
-        sql, args = sql + " AND task_name = ?", [*args, task]
-    cur = store.db.execute(sql + " ORDER BY created_at, id", args)
-    rows = [dict(zip(("id", "task_name", "target"), r, strict=True)) for r in cur.fetchall()]
+    rows = store.runs_with_status(FINISHED, task)
     return [r for r in rows if target is None or target_matches(str(r["target"] or ""), target)]
 
 

@@ -1,7 +1,7 @@
 """A run's prompt lineage, read back from the store: the tree of its candidates by parent, word
 diffs between two prompts, and candidate lookup by id, unique prefix, ``original`` or ``best``.
 
-Pure functions over store rows; the CLI (``cli_history``) does the printing.
+Pure functions over store rows; the CLI (``core.cli.history``) does the printing.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .candidate import messages_text
 from .errors import PromptTunerError
 from .store import Store
 
@@ -102,11 +103,7 @@ def candidate_text(row: dict[str, Any]) -> str:
     """The prompt as text: one message is its content; several get ``[role]`` headers (as
     ``Candidate.text``). Demonstrations and an answer line, when the candidate has them, follow as
     ``(+ …)`` lines, so that a few-shot or chain-of-thought child differs from its parent."""
-    msgs = messages_of(row)
-    if len(msgs) == 1:
-        body = msgs[0]["content"]
-    else:
-        body = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in msgs)
+    body = messages_text(messages_of(row))
     lines = []
     for key, value in sorted(extras_of(row).items()):
         if value is None:
@@ -141,12 +138,7 @@ def best_id(run: dict[str, Any], rows: list[dict[str, Any]]) -> str | None:
 def find_version(store: Store, candidate_id: str) -> dict[str, Any] | None:
     """A candidate row from any run of the store (ids are content hashes, so every run's row with
     this id holds the same prompt); the earliest one."""
-    cur = store.db.execute("SELECT * FROM candidates WHERE id = ? ORDER BY created_at LIMIT 1",
-                           [candidate_id])
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([c[0] for c in cur.description], row, strict=True))
+    return store.first_candidate(candidate_id)
 
 
 # -- the tree ---------------------------------------------------------------------------------------

@@ -76,9 +76,7 @@ class _Fit:
 
 def finished_by(store: Store, when: float) -> set[str]:
     """The ids of the runs that had finished at ``when`` (a timestamp)."""
-    rows = store.db.execute("SELECT id FROM runs WHERE finished_at IS NOT NULL AND "
-                            "finished_at <= ?", [when]).fetchall()
-    return {str(r[0]) for r in rows}
+    return store.finished_run_ids(when)
 
 
 class Predictor:
@@ -209,7 +207,7 @@ def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
 def calibration(store: Store, target: str | None = None, run_id: str | None = None) -> Calibration:
     """Predictions (of ``run_id``, for ``target``'s model) against the paired dev gain measured
     for those candidates afterwards; a store from before predictions were kept has none."""
-    if "predictions" not in store.db.table_names():
+    if "predictions" not in set(store.iter_tables()):
         return Calibration(0, None, None, None, 0)
     rows = [r for r in store.predictions(run_id)
             if target is None or target_matches(str(r.get("target") or ""), model_name(target))]

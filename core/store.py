@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,27 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 VERDICTS = ("approve", "reject", "comment", "edit",
             "drop", "keep", "add", "continue", "stop")  # the last five: a round's review
 MANUAL_RUN = "manual:"  # prefix of the pseudo-run that holds versions written by people
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """What one model was asked in a run, summed from the run's stored responses
+    (:meth:`Store.usage_by_model`); answers reused from a cache have no response and no part here."""
+
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    latency_mean_s: float
+
+
+@dataclass(frozen=True)
+class TaskRuns:
+    """How many runs a task has (people's hand-written versions are not runs) and when the newest
+    started (:meth:`Store.task_runs`)."""
+
+    count: int
+    last_started: float | None
 
 
 def _dumps(value: Any) -> str:
@@ -314,13 +336,75 @@ class Store:
         return rows[0]
 
     def runs(self, limit: int = 50, task_name: str | None = None) -> list[dict[str, Any]]:
+        """Run rows, newest first, the pseudo-runs of people's versions included."""
         where, args = ("task_name = ?", [task_name]) if task_name else (None, [])
         return list(self.db.table("runs").rows_where(where, args, order_by="created_at desc",
                                                limit=limit))
 
+    def tuning_runs(self, limit: int = 50, task_name: str | None = None) -> list[dict[str, Any]]:
+        """Run rows, newest first, without the pseudo-runs that hold people's hand-written
+        versions (``manual:<task>``): what ``runs`` lists and ``last`` picks from."""
+        where = "substr(id, 1, ?) != ?" + (" AND task_name = ?" if task_name else "")
+        args: list[Any] = [len(MANUAL_RUN), MANUAL_RUN, *([task_name] if task_name else [])]
+        return list(self.db.table("runs").rows_where(where, args, order_by="created_at desc",
+                                                     limit=limit))
+
+    def runs_with_status(self, statuses: Iterable[str],
+                         task_name: str | None = None) -> list[dict[str, Any]]:
+        """Run rows whose status is one of ``statuses`` (of ``task_name`` only, when given),
+        oldest first (ties by id)."""
+        wanted = list(statuses)
+        if not wanted:
+            return []
+        where = f"status IN ({', '.join('?' * len(wanted))})"
+        args: list[Any] = wanted
+        if task_name is not None:
+            where, args = where + " AND task_name = ?", [*args, task_name]
+        return list(self.db.table("runs").rows_where(where, args, order_by="created_at, id"))
+
+    def finished_run_ids(self, by: float) -> set[str]:
+        """The ids of the runs that had finished at ``by`` (a timestamp), whatever their status."""
+        rows = self.db.execute("SELECT id FROM runs WHERE finished_at IS NOT NULL AND "
+                               "finished_at <= ?", [by]).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def run_ids_with_prefix(self, prefix: str) -> list[str]:
+        """The ids of the runs that start with ``prefix`` (an exact id included), oldest first.
+        Compared byte for byte: no ``LIKE`` wildcards, no case folding."""
+        cur = self.db.execute("SELECT id FROM runs WHERE substr(id, 1, ?) = ? "
+                              "ORDER BY created_at", [len(prefix), prefix])
+        return [str(r[0]) for r in cur.fetchall()]
+
+    def task_names(self) -> list[str]:
+        """Every task with a run or a version written by a person, by name."""
+        rows = self.db.execute("SELECT DISTINCT task_name FROM runs WHERE task_name IS NOT NULL "
+                               "ORDER BY task_name").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def task_runs(self, task_name: str) -> TaskRuns:
+        """How many runs ``task_name`` has and when the newest started (without the pseudo-run
+        of people's versions)."""
+        count, last = self.db.execute(
+            "SELECT count(*), max(created_at) FROM runs WHERE task_name = ? AND "
+            "substr(id, 1, ?) != ?", [task_name, len(MANUAL_RUN), MANUAL_RUN]).fetchone()
+        return TaskRuns(int(count), float(last) if last is not None else None)
+
     def candidates(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's candidate rows in the order they were proposed."""
         return list(self.db.table("candidates").rows_where("run_id = ?", [run_id],
                                                      order_by="created_at"))
+
+    def candidate_counts(self) -> dict[str, int]:
+        """How many candidates each run has, by run id (runs without any are absent)."""
+        cur = self.db.execute("SELECT run_id, count(*) FROM candidates GROUP BY run_id")
+        return {str(run_id): int(n) for run_id, n in cur.fetchall()}
+
+    def first_candidate(self, candidate_id: str) -> dict[str, Any] | None:
+        """The earliest candidate row with this id in any run (ids are content hashes, so every
+        run's row with this id holds the same prompt); None when no run has it."""
+        rows = list(self.db.table("candidates").rows_where(
+            "id = ?", [candidate_id], order_by="created_at", limit=1))
+        return rows[0] if rows else None
 
     def evaluations(self, run_id: str, candidate_id: str | None = None,
                     split: str | None = None) -> list[dict[str, Any]]:
@@ -334,7 +418,15 @@ class Store:
             where, args, order_by="candidate_id, split, example_index"))
 
     def rounds(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's round rows, round 0 (the baseline) first."""
         return list(self.db.table("rounds").rows_where("run_id = ?", [run_id], order_by="round"))
+
+    def last_round(self, run_id: str) -> dict[str, Any] | None:
+        """The run's latest round row (its ``cost``: what the run had spent by then); None
+        before the baseline round is recorded."""
+        rows = list(self.db.table("rounds").rows_where("run_id = ?", [run_id],
+                                                       order_by="round desc", limit=1))
+        return rows[0] if rows else None
 
     def earlier_response(self, key: str, *, before: float,
                          exclude_run: str) -> dict[str, Any] | None:
@@ -350,8 +442,32 @@ class Store:
                          "finish_reason", "model"), rows[0], strict=True))
 
     def responses(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's stored responses (calls it paid for), oldest first."""
         return list(self.db.table("responses").rows_where("run_id = ?", [run_id],
                                                     order_by="created_at"))
+
+    def response_count(self, run_id: str) -> int:
+        """How many responses the run stored: the calls it paid for so far."""
+        return int(self.db.execute("SELECT count(*) FROM responses WHERE run_id = ?",
+                                   [run_id]).fetchone()[0])
+
+    def usage_by_model(self, run_id: str) -> list[ModelUsage]:
+        """Calls, tokens and mean latency of the run's stored responses, per model."""
+        cur = self.db.execute(
+            "SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens), avg(latency_s) "
+            "FROM responses WHERE run_id = ? GROUP BY model", [run_id])
+        return [ModelUsage(str(model), int(calls), int(pt or 0), int(ct or 0), float(lat or 0.0))
+                for model, calls, pt, ct, lat in cur.fetchall()]
+
+    def mean_prompt_tokens(self, run_id: str) -> dict[str, float]:
+        """Mean prompt tokens the target read per scored answer, by candidate id, from the run's
+        stored responses. Answers without a stored response (reused from a cache) or without a
+        token count are left out; a candidate with none is absent."""
+        cur = self.db.execute(
+            "SELECT e.candidate_id, avg(r.prompt_tokens) FROM evaluations e JOIN responses r "
+            "ON r.run_id = e.run_id AND r.key = e.response_key WHERE e.run_id = ? "
+            "AND r.prompt_tokens > 0 GROUP BY e.candidate_id", [run_id])
+        return {str(cid): float(avg) for cid, avg in cur.fetchall() if avg is not None}
 
     def versions(self, task_name: str) -> list[dict[str, Any]]:
         """Every distinct prompt ever tried for a task, oldest first, numbered ``version`` 1, 2, …

@@ -88,9 +88,7 @@ def error_page(lib: TemplateLibrary, status: int, title: str, message: str) -> s
 
 def task_names(store: Store) -> list[str]:
     """Every task with a run or a version written by a person, by name."""
-    rows = store.db.execute("SELECT DISTINCT task_name FROM runs WHERE task_name IS NOT NULL "
-                            "ORDER BY task_name").fetchall()
-    return [str(r[0]) for r in rows]
+    return store.task_names()
 
 
 def _versions(store: Store, task: str) -> list[VersionView]:
@@ -105,11 +103,9 @@ def _home(store: Store) -> dict[str, Any]:
     tasks = []
     for name in task_names(store):
         versions = _versions(store, name)
-        counted = store.db.execute(
-            "SELECT count(*), max(created_at) FROM runs WHERE task_name = ? AND "
-            "substr(id, 1, ?) != ?", [name, len(MANUAL_RUN), MANUAL_RUN]).fetchone()
-        tasks.append({"name": name, "url": url("tasks", name), "runs": counted[0],
-                      "last": when(counted[1]), "versions": len(versions),
+        counted = store.task_runs(name)
+        tasks.append({"name": name, "url": url("tasks", name), "runs": counted.count,
+                      "last": when(counted.last_started), "versions": len(versions),
                       "reviews": len(store.reviews(name))})
     return {"page_title": "prompt-tuner", "store": str(store.path), "tasks": tasks,
             "runs": [_run_row(r) for r in runs], "more_runs": len(runs) >= RECENT_RUNS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import pytest
 import sqlite_utils
 
 from core import Estimate, PromptTunerError, Store, task_versions
-from core.store import MIGRATIONS
+from core.store import MIGRATIONS, ModelUsage, TaskRuns
 
 
 @pytest.fixture
@@ -337,3 +338,184 @@ def test_reviews_and_human_versions_join_the_history(store: Store) -> None:
         store.version("task-a", "v9")
     with pytest.raises(PromptTunerError, match="verdict"):
         store.add_review("task-a", "orig", reviewer="U1", verdict="love")
+
+
+# -- the reads other modules ask for (the SQL about runs lives here, nowhere else) ---------------
+
+
+def at(store: Store, table: str, pk: Any, created_at: float) -> None:
+    """Set a row's creation time: the order the reads below promise does not hang on the clock."""
+    store.db.table(table).update(pk, {"created_at": created_at})
+
+
+def test_tuning_runs_leave_out_peoples_versions_newest_first(store: Store) -> None:
+    for rid, task, when in (("run-1", "task-a", 1.0), ("run-2", "task-b", 2.0),
+                            ("run-3", "task-a", 3.0)):
+        new_run(store, rid, task)
+        at(store, "runs", rid, when)
+    store.save_version("task-a", messages=[{"role": "user", "content": "x"}],
+                       candidate_id="edit01", parents=[], author="ann")
+    at(store, "runs", "manual:task-a", 9.0)  # the newest row, but not a run
+    assert store.runs(limit=1)[0]["id"] == "manual:task-a"
+    assert [r["id"] for r in store.tuning_runs()] == ["run-3", "run-2", "run-1"]
+    assert [r["id"] for r in store.tuning_runs(task_name="task-a")] == ["run-3", "run-1"]
+    assert [r["id"] for r in store.tuning_runs(limit=1)] == ["run-3"]
+    assert store.task_runs("task-a") == TaskRuns(2, 3.0)
+    assert store.task_runs("nothing") == TaskRuns(0, None)
+    assert store.task_names() == ["task-a", "task-b"]
+
+
+def test_runs_with_status_and_finished_run_ids(store: Store) -> None:
+    for rid, task, when in (("run-b", "task-a", 2.0), ("run-a", "task-a", 2.0),
+                            ("run-0", "task-b", 1.0), ("run-x", "task-a", 0.5)):
+        new_run(store, rid, task)
+        at(store, "runs", rid, when)
+    store.finish_run("run-b", status="finished")
+    store.finish_run("run-a", status="budget_exhausted")
+    store.finish_run("run-0", status="finished")
+    store.db.table("runs").update("run-0", {"finished_at": 10.0})
+    store.db.table("runs").update("run-b", {"finished_at": 20.0})
+    store.db.table("runs").update("run-a", {"finished_at": 30.0})
+    both = ("finished", "budget_exhausted")
+    assert [r["id"] for r in store.runs_with_status(both)] == ["run-0", "run-a", "run-b"]
+    assert [r["id"] for r in store.runs_with_status(both, "task-a")] == ["run-a", "run-b"]
+    assert [r["id"] for r in store.runs_with_status(["running"])] == ["run-x"]
+    assert store.runs_with_status([]) == []
+    assert store.finished_run_ids(20.0) == {"run-0", "run-b"}
+    assert store.finished_run_ids(5.0) == set()
+
+
+def test_run_ids_with_prefix_oldest_first_and_literal(store: Store) -> None:
+    for rid, when in (("abc-2", 2.0), ("abc-1", 3.0), ("a%c-9", 1.0), ("ab_x", 0.0)):
+        new_run(store, rid)
+        at(store, "runs", rid, when)
+    assert store.run_ids_with_prefix("abc") == ["abc-2", "abc-1"]
+    assert store.run_ids_with_prefix("abc-1") == ["abc-1"]
+    assert store.run_ids_with_prefix("a%") == ["a%c-9"]  # no LIKE wildcards
+    assert store.run_ids_with_prefix("ab_") == ["ab_x"]
+    assert store.run_ids_with_prefix("ABC") == []  # no case folding
+
+
+def test_candidate_counts_and_first_candidate_across_runs(store: Store) -> None:
+    new_run(store, "run-1")
+    new_run(store, "run-2")
+    new_run(store, "run-3")
+    add(store, "run-1", "c1", note="later")
+    add(store, "run-2", "c1", note="earlier")
+    add(store, "run-2", "c2")
+    at(store, "candidates", ("run-1", "c1"), 5.0)
+    at(store, "candidates", ("run-2", "c1"), 4.0)
+    assert store.candidate_counts() == {"run-1": 1, "run-2": 2}  # run-3 has none
+    first = store.first_candidate("c1")
+    assert first is not None and (first["run_id"], first["note"]) == ("run-2", "earlier")
+    assert json.loads(first["messages_json"]) == [{"role": "user", "content": "prompt c1"}]
+    assert store.first_candidate("nope") is None
+
+
+def test_last_round_is_the_highest_numbered(store: Store) -> None:
+    new_run(store)
+    assert store.last_round("run-1") is None
+    for number, cost in ((1, 0.2), (0, 0.1), (2, 0.35)):
+        store.record_round("run-1", number, best_id="c1", score=0.5, low=0.3, high=0.7, n=4,
+                           candidates=1, calls=4, cache_hits=0, tokens=10, cost=cost,
+                           elapsed_s=1.0)
+    last = store.last_round("run-1")
+    assert last is not None and (last["round"], last["cost"]) == (2, 0.35)
+
+
+def test_responses_counted_and_summed_per_model(store: Store) -> None:
+    new_run(store)
+    new_run(store, "run-2")
+    request = {"messages": [{"role": "user", "content": "hi"}]}
+
+    def respond(run_id: str, model: str, key: str, prompt: int, latency: float) -> None:
+        store.record_response(run_id, model, key, request, {
+            "text": "ok", "prompt_tokens": prompt, "completion_tokens": 2,
+            "latency_s": latency, "finish_reason": "stop"})
+
+    respond("run-1", "target", "k1", 10, 0.1)
+    respond("run-1", "target", "k2", 30, 0.3)
+    respond("run-1", "judge", "k3", 0, 0.5)
+    respond("run-2", "target", "k9", 99, 9.0)
+    assert store.response_count("run-1") == 3 and store.response_count("nope") == 0
+    usage = {u.model: u for u in store.usage_by_model("run-1")}
+    assert usage["target"] == ModelUsage("target", 2, 40, 4, usage["target"].latency_mean_s)
+    assert usage["target"].latency_mean_s == pytest.approx(0.2)
+    assert usage["judge"] == ModelUsage("judge", 1, 0, 2, 0.5)
+    assert store.usage_by_model("nope") == []
+
+    add(store, "run-1", "c1")
+    add(store, "run-1", "c2")
+    add(store, "run-1", "c3")
+    for cid, index, key in (("c1", 0, "k1"), ("c1", 1, "k2"), ("c2", 0, "k3"),
+                            ("c3", 0, "cached-elsewhere")):
+        store.record_evaluation("run-1", cid, index, inputs={}, expected=None, answer="ok",
+                                score=1.0, reason="", response_key=key)
+    # c2's only answer has no token count, c3's no stored response: both absent
+    assert store.mean_prompt_tokens("run-1") == {"c1": 20.0}
+
+
+# -- no SQL about runs outside the store ------------------------------------------------------------
+
+CORE = Path(__file__).resolve().parent.parent / "core"
+# modules that own a database of their own, or are the store: they may speak SQL
+OWN_DATABASE = {
+    "store.py": "the store itself: every query about runs lives here",
+    "sqlitedb.py": "opens, checks and migrates any SQLite file (the store, the cache, the bot's "
+                   "ledger); no query about runs",
+    "models/cache.py": "the response cache: a database file of its own (responses.db)",
+}
+# raw queries on the store still to be replaced by the Store method named (files another change
+# owns); each must still hold raw SQL, so an entry goes once its module is switched
+NOT_YET_MOVED: dict[str, str] = {}  # module -> the Store method it should call instead
+_SQL_CALLS = {"execute", "executemany", "executescript", "query", "table", "rows_where",
+              "count_where", "create_table"}
+_DB_NAMES = {"db", "_db", "conn", "_conn"}
+
+
+def _names_in(node: ast.AST) -> set[str]:
+    """The names and attribute names a receiver is made of (``store.db[...]`` → store, db)."""
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
+            if isinstance(n, ast.Name | ast.Attribute)}
+
+
+def _last_name(node: ast.AST) -> str | None:
+    return node.attr if isinstance(node, ast.Attribute) else (
+        node.id if isinstance(node, ast.Name) else None)
+
+
+def raw_sql(source: str) -> list[int]:
+    """Lines that query a database directly: ``<…db…>.execute(``/``.table(``/``rows_where(``…,
+    or ``<…>.db[…]``."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in _SQL_CALLS and (
+                    node.func.attr == "rows_where" or _DB_NAMES & _names_in(node.func.value)):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Subscript) and _last_name(node.value) in _DB_NAMES:
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_the_raw_sql_check_sees_queries_and_nothing_else() -> None:
+    assert raw_sql("store.db.execute('SELECT 1')") == [1]
+    assert raw_sql("x = 1\nrows = store.db.table('runs').rows_where('id = ?', [i])") == [2]
+    assert raw_sql("self._db.execute('DELETE FROM responses')") == [1]
+    assert raw_sql("list(store.db['runs'].rows)") == [1]
+    assert raw_sql("t.rows_where('x')") == [1]
+    assert raw_sql("await run.execute()\nstore.runs()\nd['db']\nplan.table(x)") == []
+
+
+def test_no_sql_about_runs_outside_the_store() -> None:
+    found = {}
+    for path in sorted(CORE.rglob("*.py")):
+        name = path.relative_to(CORE).as_posix()
+        lines = raw_sql(path.read_text(encoding="utf-8"))
+        if lines and name not in OWN_DATABASE:
+            found[name] = lines
+    assert all((CORE / name).is_file() for name in OWN_DATABASE)
+    stale = sorted(set(NOT_YET_MOVED) - set(found))
+    assert not stale, f"no raw SQL left in {stale}: take them off NOT_YET_MOVED"
+    extra = {name: lines for name, lines in found.items() if name not in NOT_YET_MOVED}
+    assert not extra, f"raw SQL outside the store (add a Store method instead): {extra}"
