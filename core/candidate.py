@@ -4,11 +4,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from .metrics.match import normalize
 from .models.base import Message
+
+
+def messages_text(messages: Iterable[Message | Mapping[str, object]], *,
+                  roles: bool = False) -> str:
+    """Messages (``Message`` objects or ``{"role", "content"}`` dicts) as one text, the form every
+    front shows a prompt in: a single message is its content; several are ``[role]`` lines, each
+    followed by its content, separated by blank lines. ``roles``: the ``[role]`` lines even for a
+    single message (the form ``parse_prompt_text`` reads back as the same turns).
+
+    Examples:
+        >>> from core import Message, messages_text
+        >>> messages_text([Message("user", "Review: {{ review }}")])
+        'Review: {{ review }}'
+        >>> messages_text([{"role": "system", "content": "One word."},
+        ...                {"role": "user", "content": "{{ review }}"}])
+        '[system]\\nOne word.\\n\\n[user]\\n{{ review }}'
+        >>> messages_text([Message("user", "Hi")], roles=True)
+        '[user]\\nHi'
+    """
+    pairs = [(m.role, m.content) if isinstance(m, Message)
+             else (str(m.get("role", "")), str(m.get("content", ""))) for m in messages]
+    if len(pairs) == 1 and not roles:
+        return pairs[0][1]
+    return "\n\n".join(f"[{role}]\n{content}" for role, content in pairs)
 
 
 @dataclass(frozen=True)
@@ -71,10 +96,7 @@ class Candidate:
         return f"{text}|{self.demos}|{self.answer_prefix}"
 
     def text(self) -> str:
-        if len(self.messages) == 1:
-            body = self.messages[0].content
-        else:
-            body = "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
+        body = messages_text(self.messages)
         if self.demos is not None:
             body += f"\n\n(+ {self.demos.describe()})"
         return body

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .candidate import Candidate
+from .candidate import Candidate, messages_text
 from .clusters import embed_candidates, near_duplicate
 from .errors import TaskError
 from .insights import gains, model_name
@@ -48,10 +48,6 @@ def _demos(extras: dict[str, Any]) -> str:
     return json.dumps(extras.get("demos"), sort_keys=True)
 
 
-def _text(messages: Sequence[dict[str, Any]]) -> str:
-    return "\n\n".join(str(m.get("content", "")) for m in messages)
-
-
 def earlier_losers(store: Store, task_name: str, target: str, *, exclude_run: str,
                    before: float | None = None) -> list[Earlier]:
     """Every candidate of an earlier finished run of ``task_name`` on ``target``'s model (any
@@ -69,7 +65,7 @@ def earlier_losers(store: Store, task_name: str, target: str, *, exclude_run: st
             continue
         extras = extras_of(row)
         prefix = extras.get("answer_prefix")
-        out.append(Earlier(g.run_id, g.child_id, _text(messages_of(row)), _demos(extras),
+        out.append(Earlier(g.run_id, g.child_id, messages_text(messages_of(row)), _demos(extras),
                            prefix if isinstance(prefix, str) else None, g.gain, g.n_examples))
     return out
 
@@ -83,7 +79,7 @@ def measured_before(made: Sequence[Candidate], earlier: Sequence[Earlier],
         return out
     vectors: dict[int, Any] | None = None  # each earlier text embedded once, when first needed
     for cand in made:
-        text = _text(cand.to_json())
+        text = messages_text(cand.messages)
         demos, prefix = _demos(cand.extras()), cand.answer_prefix
         same = [i for i, e in enumerate(earlier) if e.demos == demos and e.answer_prefix == prefix]
         exact = next((i for i in same if earlier[i].text == text), None)
@@ -100,23 +96,4 @@ def measured_before(made: Sequence[Candidate], earlier: Sequence[Earlier],
             return out
         if twin is not None:
             out[cand.id] = earlier[int(twin)].why()
-    return out
-    for cand in made:
-        text = _text(cand.to_json())
-        demos, prefix = _demos(cand.extras()), cand.answer_prefix
-        same = [e for e in earlier if e.demos == demos and e.answer_prefix == prefix]
-        exact = next((e for e in same if e.text == text), None)
-        if exact is not None:
-            out[cand.id] = exact.why()
-            continue
-        if not same or threshold > 1:
-            continue
-        try:
-            vectors = embed_candidates([e.text for e in same])
-            twin = near_duplicate(text, list(zip([str(i) for i in range(len(same))],
-                                                        vectors, strict=True)), threshold)
-        except TaskError:  # no embedding model installed: exact repeats only
-            continue
-        if twin is not None:
-            out[cand.id] = same[int(twin)].why()
     return out

@@ -8,13 +8,11 @@ a run writes to it, and the server drops the cache when its own runs finish).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from core import Candidate, Message, PromptTunerError, Store, task_versions
+from core import Candidate, Message, PromptTunerError, Store, VersionView, prompt_diff, task_versions
 
 TTL_S = 3.0
 
@@ -59,40 +57,31 @@ class History:
         self._cache[(kind, key)] = (now, value)
         return value
 
-    def versions(self, task_name: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._cached("versions", task_name,
-                                                    lambda: self.store.versions(task_name))
+    def versions(self, task_name: str) -> list[VersionView]:
+        """The task's versions, oldest first (the core's ``task_versions``; none stored: [])."""
+        result: list[VersionView] = self._cached("versions", task_name,
+                                                 lambda: self._versions(task_name))
         return result
 
-    def measurements(self, task_name: str) -> dict[str, Measurement]:
-        """Every scored version's score (its measurement on the most examples), by candidate id."""
-        out: dict[str, Measurement] = self._cached("measured", task_name,
-                                                   lambda: self._measure(task_name))
-        return out
-
-    def _measure(self, task_name: str) -> dict[str, Measurement]:
-        """Each version's score as every front shows it (the core's ``task_versions``)."""
+    def _versions(self, task_name: str) -> list[VersionView]:
         try:
-            versions = task_versions(self.store, task_name)
+            return task_versions(self.store, task_name)
         except PromptTunerError:
-            return {}
+            return []
+
+    def measurements(self, task_name: str) -> dict[str, Measurement]:
+        """Every scored version's score as every front shows it (its measurement on the most
+        examples), by candidate id."""
         return {v.id: Measurement(v.version, v.id, v.score.mean, v.score.low, v.score.high,
                                   v.score.n, v.scored_in or "", v.scored_at or 0.0)
-                for v in versions if v.score is not None}
+                for v in self.versions(task_name) if v.score is not None}
 
     def best(self, task_name: str) -> Measurement | None:
         measured = self.measurements(task_name).values()
         return max(measured, key=lambda m: (m.score, m.n, -m.version), default=None)
 
     def version_of(self, task_name: str, cid: str) -> int | None:
-        return next((v["version"] for v in self.versions(task_name) if v["id"] == cid), None)
-
-
-def _text(messages_json: str) -> str:
-    messages = json.loads(messages_json or "[]")
-    if len(messages) == 1:
-        return str(messages[0]["content"])
-    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+        return next((v.version for v in self.versions(task_name) if v.id == cid), None)
 
 
 def history_document(task_name: str, history: History) -> str:
@@ -101,22 +90,19 @@ def history_document(task_name: str, history: History) -> str:
     measured = history.measurements(task_name)
     if not versions:
         return f"# {task_name}\n\nNo versions stored yet: run \"Optimize this prompt\" first.\n"
-    by_id = {v["id"]: v for v in versions}
+    by_id = {v.id: v for v in versions}
     lines = [f"# {task_name}: {len(versions)} versions", ""]
     for v in reversed(versions):
-        m = measured.get(v["id"])
+        m = measured.get(v.id)
         score = m.fmt() + f", run {m.run_id}" if m else "not scored"
-        when = dt.datetime.fromtimestamp(v["first_seen"] or 0).strftime("%Y-%m-%d %H:%M")
-        review = f", {v['approvals']} approved / {v['rejections']} rejected" if v["reviews"] else ""
-        lines += [f"## v{v['version']} `{v['id']}`: {score}",
-                  f"{v['operator'] or 'original'}, first seen {when}{review}", ""]
-        parents = json.loads(v["parents_json"] or "[]")
-        parent = by_id.get(parents[0]) if parents else None
+        reviewed = v.approvals or v.rejections
+        review = f", {v.approvals} approved / {v.rejections} rejected" if reviewed else ""
+        lines += [f"## v{v.version} `{v.id}`: {score}",
+                  f"{v.operator or 'original'}, first seen {v.first_seen}{review}", ""]
+        parent = by_id.get(v.parents[0]) if v.parents else None
         if parent is None:
-            lines += ["```", _text(v["messages_json"]), "```", ""]
+            lines += ["```", v.text, "```", ""]
             continue
-        diff = difflib.unified_diff(_text(parent["messages_json"]).splitlines(),
-                                    _text(v["messages_json"]).splitlines(),
-                                    f"v{parent['version']}", f"v{v['version']}", lineterm="")
+        diff = prompt_diff(parent.text, v.text, f"v{parent.version}", f"v{v.version}")
         lines += ["```diff", *diff, "```", ""]
     return "\n".join(lines)

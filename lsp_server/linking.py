@@ -19,7 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import Candidate, Message, PromptTunerError, Task, load_task, parse_prompt_text, quick_task
+from core import (
+    Candidate,
+    Message,
+    PromptTunerError,
+    Task,
+    load_task,
+    messages_text,
+    parse_prompt_text,
+    quick_task,
+)
 
 from .find_files import stem_of
 from .sites import PromptSite
@@ -116,9 +125,10 @@ def messages_for(text: str, task: Task | None) -> tuple[Message, ...]:
 
 
 def text_of(messages: tuple[Message, ...], like: str) -> str:
-    """The inverse of ``messages_for`` for a winning candidate, in the form the editor holds."""
+    """The inverse of ``messages_for`` for a winning candidate, in the form the editor holds: with
+    ``[role]`` lines (even for one message) when ``like`` has them, else the main message alone."""
     if has_roles(like):
-        return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
+        return messages_text(messages, roles=True)
     cand = Candidate(messages)
     return cand.messages[cand.main_index()].content
 

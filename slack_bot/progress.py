@@ -1,8 +1,8 @@
 """What the progress message says: a run's state folded from the core's events.
 
 ``ProgressState.apply`` is called from ``on_event`` (synchronously, on the event loop): it only
-updates fields. Calls, tokens and cost are filled in by the updater from the store, because the
-events do not carry usage.
+updates fields. Calls, tokens and cost are the engine's own ``Progress`` events (what this leg of
+the run paid for), added to what earlier legs of a resumed run had spent (``carry``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from core import (
     Event,
     ExampleScored,
     PhaseStarted,
+    Progress,
     RoundFinished,
     RunFinished,
     RunWarning,
@@ -27,6 +28,15 @@ PHASES: dict[str, str] = {
     "confirm": "checking the best on held-out examples", "finalize": "writing the report"}
 DONE_WORDS = {"finished": "Finished", "budget_exhausted": "Finished (budget spent)",
               "cancelled": "Cancelled", "failed": "Stopped", "restarting": "Paused"}
+
+
+@dataclass(frozen=True)
+class Spent:
+    """Model calls (answered, not cached), tokens and cost (USD, from the price table)."""
+
+    calls: int = 0
+    tokens: int = 0
+    cost: float = 0.0
 
 
 @dataclass
@@ -48,6 +58,18 @@ class ProgressState:
     warnings: list[str] = field(default_factory=list)
     status: str | None = None     # set when the run ends
     note: str = ""                # e.g. who cancelled, or "resumed after a restart"
+    before: Spent = field(default_factory=Spent)  # a resumed run's earlier legs
+
+    def carry(self, before: Spent) -> None:
+        """Count what the run had spent before this leg (a bot restart resumed it)."""
+        self.before = before
+        self.calls, self.tokens = before.calls, before.tokens
+        self._cost(before.cost)
+
+    def _cost(self, total: float) -> None:
+        # shown once there is a price for it (or a cost budget to hold it against)
+        if total or self.cost is not None or self.cost_budget is not None:
+            self.cost = total
 
     def apply(self, event: Event) -> None:
         if isinstance(event, PhaseStarted):
@@ -68,6 +90,10 @@ class ProgressState:
         elif isinstance(event, RunWarning):
             icon = ":information_source:" if getattr(event, "level", "warning") == "info" else ":warning:"
             self.warnings.append(f"{icon} {event.message}")
+        elif isinstance(event, Progress):
+            self.calls = self.before.calls + event.calls
+            self.tokens = self.before.tokens + event.tokens
+            self._cost(self.before.cost + event.cost)
         elif isinstance(event, RunFinished):
             self.status = event.status
 

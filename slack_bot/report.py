@@ -1,19 +1,31 @@
-"""The numbers a finished run's report shows, gathered from the run's result (``result.json``'s
-shape, kept in the store) and its per-example scores (the store), so the same report can be
+"""The numbers a finished run's report shows, read back with the core's ``load_run`` (the run as
+stored, given its result: ``result.json``'s shape, kept in the store), so the same report can be
 posted right after a run or by a bot restarted after the run ended.
 
-The winner is tested against the original on the same examples with the core's paired test
-(``compare_paired``: bootstrap CI of the difference, permutation p-value).
+The winner against the original is the core's own paired test, from the result; a result
+without one is tested on the examples both answered (``compare_paired``: bootstrap CI of the
+difference, permutation p-value).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import Estimate, Message, PairedComparison, Store, compare_paired, safety_summary
+from core import (
+    CandidateView,
+    Estimate,
+    Message,
+    PairedComparison,
+    RunView,
+    Store,
+    compare_paired,
+    load_run,
+    messages_text,
+    prompt_diff,
+    safety_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -43,9 +55,7 @@ class CandidateLine:
     messages: tuple[Message, ...]
 
     def text(self) -> str:
-        if len(self.messages) == 1:
-            return self.messages[0].content
-        return "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
+        return messages_text(self.messages)
 
 
 @dataclass(frozen=True)
@@ -86,51 +96,47 @@ def messages_of(raw: Any) -> tuple[Message, ...]:
     return tuple(Message(m["role"], m["content"]) for m in raw)
 
 
-def _line(c: dict[str, Any]) -> CandidateLine:
-    low, high = c["ci"]
-    return CandidateLine(c["id"], c.get("operator") or "", Estimate(c["score"], low, high, c["n"]),
-                         bool(c.get("partial")), messages_of(c["messages"]))
+def _line(c: CandidateView, estimate: Estimate) -> CandidateLine:
+    return CandidateLine(c.id, c.operator, estimate, c.status == "partial", messages_of(c.messages))
 
 
-def prompt_diff(before: str, after: str) -> str:
-    return "\n".join(difflib.unified_diff(before.splitlines(), after.splitlines(), "original",
-                                          "winner", lineterm="", n=2))
-
-
-def paired_scores(store: Store, run_id: str, a_id: str, b_id: str) -> tuple[list[float], list[float]]:
-    """Scores of two candidates on the examples both were scored on, in example order."""
-    a = {r["example_index"]: r["score"] for r in store.evaluations(run_id, a_id, split="dev")}
-    b = {r["example_index"]: r["score"] for r in store.evaluations(run_id, b_id, split="dev")}
-    shared = sorted(a.keys() & b.keys())
-    return [float(a[i]) for i in shared], [float(b[i]) for i in shared]
+def _paired(view: RunView, store: Store) -> Paired | None:
+    """The winner against the original: the core's test from the result (held out when it could
+    be), else one on the examples both answered; None when the original is kept."""
+    if view.best is None or view.best.is_original:
+        return None
+    if (view.result or {}).get("comparison"):
+        return Paired.of((view.result or {})["comparison"])
+    changes = view.changes(store)
+    if not changes:
+        return None
+    return Paired.of(compare_paired([c.original_score for c in changes],
+                                    [c.best_score for c in changes]))
 
 
 def build_report(result: dict[str, Any], store: Store, top_n: int = 3) -> ReportData:
-    lines = [_line(c) for c in result["candidates"]]
+    view = load_run(store, result["run_id"], result=result)
+    lines = [_line(c, c.dev) for c in view.candidates if c.dev is not None]
+    orig_view, best_view = view.original, view.best
+    assert orig_view is not None and best_view is not None, "a finished run has both"
     by_id = {c.id: c for c in lines}
-    original, best = by_id[result["original_id"]], by_id[result["best_id"]]
-    paired = None
-    if best.id != original.id and result.get("comparison"):
-        paired = Paired.of(result["comparison"])  # the core's own test (held out when it could)
-    elif best.id != original.id:
-        a, b = paired_scores(store, result["run_id"], original.id, best.id)
-        if a:
-            paired = Paired.of(compare_paired(a, b))
-    usage = result.get("usage") or {}
-    tokens = sum(int(u.get("prompt_tokens", 0)) + int(u.get("completion_tokens", 0))
-                 for u in usage.values())
-    cost = sum(float(u.get("cost", 0.0)) for u in usage.values())
+    # the original and the winner as the run judged them (held out when it could), the rest on dev
+    original = _line(orig_view, view.headline(orig_view) or by_id[orig_view.id].estimate)
+    best = _line(best_view, view.headline(best_view) or by_id[best_view.id].estimate)
+    totals = view.totals
     # the winner first, then complete scores from best to worst, then cut-short ones
     ranked = sorted(lines, key=lambda c: (c.id != best.id, c.partial, -c.estimate.mean,
                                           c.id != original.id))
     return ReportData(
-        run_id=result["run_id"], task_name=result["task"], status=result["status"],
-        improved=bool(result["improved"]), original=original, best=best, paired=paired,
-        heldout=bool(result.get("heldout")),
-        explanation=result.get("explanation", ""), calls=int(result.get("calls", 0)),
-        cache_hits=int(result.get("cache_hits", 0)), tokens=tokens, cost=cost,
-        duration_s=float(result.get("duration_s", 0.0)), top=ranked[:top_n],
-        diff=prompt_diff(original.text(), best.text()), report_path=result.get("report_path", ""),
+        run_id=view.id, task_name=str(view.run.get("task_name") or result.get("task") or ""),
+        status=view.status, improved=bool(result.get("improved")), original=original, best=best,
+        paired=_paired(view, store), heldout=view.heldout,
+        explanation=str(result.get("explanation") or ""), calls=int(totals["calls"]),
+        cache_hits=int(totals["cache_hits"]),
+        tokens=int(totals["prompt_tokens"]) + int(totals["completion_tokens"]),
+        cost=float(totals["cost"]), duration_s=view.duration_s or 0.0, top=ranked[:top_n],
+        diff="\n".join(prompt_diff(original.text(), best.text(), "original", "winner", context=2)),
+        report_path=str(result.get("report_path") or ""),
         warnings=list(result.get("warnings") or []),
         safety=safety_summary(result.get("safety")) or "",
     )

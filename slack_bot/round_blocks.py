@@ -4,13 +4,12 @@ and the modal in which a person writes or edits a prompt. Pure functions from da
 
 from __future__ import annotations
 
-import difflib
 import json
 import time
 from collections.abc import Collection
 from typing import Any
 
-from core import ReviewEntry, RoundDecision, RoundReview
+from core import ReviewEntry, RoundDecision, RoundReview, prompt_diff
 
 from .blocks import INPUT_MAX, Block, code, context, cut, header, section
 
@@ -43,9 +42,7 @@ def diff_text(entry: ReviewEntry) -> str:
     """The entry against its parent as changed lines (``-``/``+``), or its whole text."""
     if entry.parent_text is None or entry.is_original:
         return code(entry.text, DIFF_CHARS)
-    lines = [ln for ln in difflib.unified_diff(entry.parent_text.splitlines(),
-                                               entry.text.splitlines(), lineterm="", n=0)
-             if not ln.startswith(("---", "+++", "@@"))]
+    lines = prompt_diff(entry.parent_text, entry.text, changes_only=True)
     if not lines:
         return "_same text as its parent_"
     return f"vs `{entry.parent_id}`:\n" + code("\n".join(lines), DIFF_CHARS)

@@ -10,36 +10,41 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from core import Settings, Store
+from core import PromptTunerError, Settings, Store, load_run
 
 from .blocks import section
-from .progress import ProgressState
+from .progress import ProgressState, Spent
 from .slack_io import SlackError, SlackIO
 
 log = logging.getLogger(__name__)
 
 
-def model_name(spec: str) -> str:
-    """``openai:gpt-4o-mini@http://…`` → ``gpt-4o-mini`` (the key of the price table)."""
-    return spec.split(":", 1)[-1].split("@", 1)[0]
+def spent_before(store: Store, run_id: str) -> Spent:
+    """What the store says the run has spent so far (the core's ``load_run``): nothing for a run
+    not started yet; a resumed run's earlier legs; all of a run that finished while the bot was
+    down. An unfinished run's cost is the one its last round recorded (the store keeps no cost
+    per answer)."""
+    try:
+        view = load_run(store, run_id)
+    except PromptTunerError:
+        return Spent()
+    totals = view.totals
+    cost = float(totals["cost"]) or (view.rounds[-1].cost if view.rounds else 0.0)
+    return Spent(int(totals["calls"]), int(totals["prompt_tokens"]) + int(totals["completion_tokens"]),
+                 cost)
 
 
 def read_usage(store: Store, settings: Settings, state: ProgressState) -> None:
-    """Calls, tokens and cost so far, from the answers the run has stored."""
-    rows = store.responses(state.run_id)
-    state.calls = len(rows)
-    state.tokens = sum((r["prompt_tokens"] or 0) + (r["completion_tokens"] or 0) for r in rows)
-    if settings.prices:
-        cost = 0.0
-        for r in rows:
-            price = settings.prices.get(model_name(r["model"] or ""))
-            if price is not None:
-                cost += ((r["prompt_tokens"] or 0) * price.input_per_mtok
-                         + (r["completion_tokens"] or 0) * price.output_per_mtok) / 1e6
-        state.cost = cost
+    """``state`` carries on from what the run had spent before (``spent_before``); the engine's
+    ``Progress`` events add this leg's spend. ``settings``: unused (the engine prices the calls)."""
+    del settings
+    state.carry(spent_before(store, state.run_id))
 
 
 class ProgressUpdater:
+    """``refresh``: called once, as the updater starts (before the run's first event), to fill in
+    what the run had spent before this leg (``read_usage``)."""
+
     def __init__(self, slack: SlackIO, channel: str, ts: str, state: ProgressState,
                  interval_s: float, refresh: Callable[[ProgressState], None] | None = None) -> None:
         self.slack = slack
@@ -56,6 +61,11 @@ class ProgressUpdater:
         self._dirty.set()
 
     def start(self) -> None:
+        if self.refresh is not None:
+            try:
+                self.refresh(self.state)
+            except Exception:  # the store being busy must not stop the run's progress
+                log.warning("could not read usage for run %s", self.state.run_id, exc_info=True)
         self._loop_task = asyncio.create_task(self._loop(), name=f"progress-{self.state.run_id}")
 
     async def _loop(self) -> None:
@@ -66,11 +76,6 @@ class ProgressUpdater:
             await asyncio.sleep(self.interval_s)
 
     async def push(self) -> None:
-        if self.refresh is not None:
-            try:
-                self.refresh(self.state)
-            except Exception:  # the store being busy must not stop the run's progress
-                log.warning("could not read usage for run %s", self.state.run_id, exc_info=True)
         text = self.state.text()
         try:
             await self.slack.update(self.channel, self.ts, text, [section(text)])

@@ -3,26 +3,23 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from ..history import CandidateView, RunView
 from ..lineage import _describe_demos
 from ..templates import TemplateLibrary
+from ..textdiff import prompt_diff
 from .cost import duration
 from .facts import baseline_facts, comparison, fmt, headline, rejected_facts, winner
 from .safety import safety_facts
+
+# ``prompt_diff`` is the core's one prompt diff (``core.textdiff``), kept importable from here
+__all__ = ["markdown_context", "prompt_diff", "render_markdown_view"]
 
 _NOTES = {"partial": " (partial)", "pruned": " (dropped while racing)",
           "dropped": " (dropped by a reviewer)", "rejected": " (rejected before scoring)"}
 _NONE: dict[str, Any] = {"id": "—", "score": "—", "dev": "", "messages": [], "demos": "",
                          "answer_prefix": ""}
-
-
-def prompt_diff(before: str, after: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), "original", "best",
-                                 lineterm="", n=2)
-    return "\n".join(lines)
 
 
 def render_markdown_view(view: RunView, templates: TemplateLibrary | None = None) -> str:
@@ -86,7 +83,8 @@ def markdown_context(view: RunView) -> dict[str, Any]:
             "p": f"{float(cmp['p_value']):.3g}", "wins": cmp.get("b_wins"),
             "losses": cmp.get("a_wins"), "ties": cmp.get("ties")},
         "explanation": explanation, "measured_on_heldout": view.heldout,
-        "diff": prompt_diff(orig.text, best.text) if orig and best else "",
+        "diff": "\n".join(prompt_diff(orig.text, best.text, "original", "best", context=2))
+                if orig and best else "",
         "candidates": candidates, "usage": _usage(view),
         "warnings": [str(w) for w in result.get("warnings") or []],
         "baselines": baseline_facts(view), "rejected": rejected_facts(view),
