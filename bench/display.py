@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console
 
 from core import Estimate, Event, ExampleScored, ModelCalled, PhaseStarted, Progress, RoundFinished
-from core.cli_progress import ProgressDisplay
+from core.cli.progress import ProgressDisplay
 
 
 def events(answers: int) -> list[Event]:

@@ -36,12 +36,11 @@ def register_processors(register: Register) -> None:
 
 @hookimpl
 def register_commands(register: Register) -> None:
-    from . import cli_ab, cli_completion, cli_init, cli_insights, cli_plugins, cli_summarize, cli_view
-    register(cli_insights.COMMAND, Command(cli_insights.add_parsers, cli_insights.cmd_insights))
-    register(cli_ab.COMMAND, Command(cli_ab.add_parsers, cli_ab.run))
-    register(cli_plugins.COMMAND, Command(cli_plugins.add_parsers, cli_plugins.run, reads_settings=False))
-    register(cli_summarize.COMMAND, Command(cli_summarize.add_parsers, cli_summarize.run))
-    register(cli_init.COMMAND, Command(cli_init.add_parsers, cli_init.run, reads_settings=False))
-    register(cli_completion.COMMAND, Command(cli_completion.add_parsers, cli_completion.run,
-                                                     reads_settings=False))
-    register(cli_view.COMMAND, Command(cli_view.add_parsers, cli_view.run))
+    from .cli import ab, completion, init, insights, plugins, summarize, view
+    register(insights.COMMAND, Command(insights.add_parsers, insights.cmd_insights))
+    register(ab.COMMAND, Command(ab.add_parsers, ab.run))
+    register(plugins.COMMAND, Command(plugins.add_parsers, plugins.run, reads_settings=False))
+    register(summarize.COMMAND, Command(summarize.add_parsers, summarize.run))
+    register(init.COMMAND, Command(init.add_parsers, init.run, reads_settings=False))
+    register(completion.COMMAND, Command(completion.add_parsers, completion.run, reads_settings=False))
+    register(view.COMMAND, Command(view.add_parsers, view.run))

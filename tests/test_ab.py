@@ -1,4 +1,4 @@
-"""Strategies A/B (core/ab.py, core/cli_ab.py, ``/tune ab``): the statistics and verdicts on
+"""Strategies A/B (core/ab.py, core/cli/ab.py, ``/tune ab``): the statistics and verdicts on
 made-up runs, then real runs against the loopback OpenAI fake in tests/fakes/tuned_run.py's world
 (there ``refine`` walks the prompt to a much better one; ``fewshot`` and ``opro`` find nothing
 better, so they hand back the original) through the CLI and through the real Slack bot."""

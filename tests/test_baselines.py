@@ -16,7 +16,7 @@ from rich.console import Console
 
 from core import Example, Message, Store, Task, load_run
 from core.baselines import compute_baselines, constant_scores, train_examples
-from core.cli_show import print_show
+from core.cli.show import print_show
 from core.report import render_html, render_markdown_view, run_document
 from core.task import MetricSpec
 from tests.fakes.films import label, review

@@ -366,7 +366,7 @@ def test_a_full_disk_at_the_report_is_one_line_and_the_run_is_kept(
     if not full.exists():
         pytest.skip("needs /dev/full")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setattr("core.cli.new_run_id", lambda: "r-full")
+    monkeypatch.setattr("core.cli.app.new_run_id", lambda: "r-full")
     (tmp_path / "runs" / "r-full").mkdir(parents=True)
     (tmp_path / "runs" / "r-full" / "result.json").symlink_to(full)
     code = main(["tune", str(task_file), *fake_models(fake_openai), "-q", "--max-calls", "100",

@@ -306,7 +306,7 @@ def test_an_internal_error_exits_3_not_the_gate_failure_code(
     def broken(*_: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("core.cli.describe_settings", broken)
+    monkeypatch.setattr("core.cli.app.describe_settings", broken)
     code, _, err = run(capsys, ["config", "show"])
     assert code == EXIT_INTERNAL == 3 and "internal error: RuntimeError: a bug" in err
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from core.cli_insights import add_parsers, cmd_insights
+from core.cli.insights import add_parsers, cmd_insights
 from core.errors import PromptTunerError
 from core.insights import Gain, changes, gains, insights, mean_ci, prompt_features
 from core.store import Store

@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from core import load_settings, load_task, resume, tune
-from core.cli_interactive import TerminalReviewer
+from core.cli.interactive import TerminalReviewer
 from core.metrics.stats import Estimate
 from core.review import ReviewEntry, RoundDecision, RoundReview
 from tests.fakes.films import N, film_task, label, review

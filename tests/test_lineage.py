@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from core import PromptTunerError, Store
-from core.cli import _common, _load, _Parser
-from core.cli_history import add_parsers, node_label
-from core.cli_history import run as history_run
+from core.cli.app import _common, _load, _Parser
+from core.cli.history import add_parsers, node_label
+from core.cli.history import run as history_run
 from core.lineage import Node, candidate_text, lineage, resolve_candidate, tokens, walk, word_diff
 
 RUN = "run-1"

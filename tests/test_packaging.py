@@ -20,7 +20,7 @@ def test_the_wheel_carries_the_templates_and_the_console_script(tmp_path: Path) 
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in (ROOT / "templates").rglob("*.j2"):
         assert f"core/_templates/{template.relative_to(ROOT / 'templates')}" in names
-    assert "core/cli.py" in names and "core/__init__.py" in names
+    assert {"core/cli/__init__.py", "core/cli/app.py", "core/__init__.py"} <= names
     assert not [n for n in names if n.endswith((".vsix", "conftest.py")) or "node_modules" in n]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "prompt-tuner = core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from core.cli import main
-from core.cli_progress import ProgressDisplay, RunState, setup_logging
+from core.cli.progress import ProgressDisplay, RunState, setup_logging
 from core.events import (
     CandidateProposed,
     EvaluationDone,

@@ -18,12 +18,12 @@ from rich.console import Console
 
 from core import Store, Task, TuneResult, load_settings, load_task, tune
 from core.cli import main
-from core.cli_runs import run as runs_run
-from core.cli_runs import runs_table, write_rows
+from core.cli.runs import run as runs_run
+from core.cli.runs import runs_table, write_rows
+from core.cli.termcharts import emit, score_bar, sparkline
 from core.history import EXPORT_FIELDS, RunSummary, list_runs, load_run, resolve_run_id
 from core.metrics.stats import Estimate
 from core.review import RoundReview
-from core.termcharts import emit, score_bar, sparkline
 from tests.fakes.films import film_task, label, review
 from tests.fakes.harness import FakeServer
 
@@ -345,7 +345,7 @@ def _args(*argv: str) -> Any:
 
 
 def _settings(args: Any) -> Any:
-    from core.cli import _load
+    from core.cli.app import _load
 
     return _load(args).settings
 

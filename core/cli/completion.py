@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import Settings
+from core import Settings
 
 COMMAND = "completion"
 SHELLS = ("bash", "zsh", "fish")
@@ -40,7 +40,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
 def completion_script(shell: str, parser: argparse.ArgumentParser | None = None) -> str:
     """The script for ``shell`` (one of :data:`SHELLS`); ``parser``: the CLI's by default."""
     if parser is None:
-        from .cli import build_parser  # the CLI imports the commands that import this module
+        from .app import build_parser  # the CLI imports the commands that import this module
 
         parser = build_parser()
     import shtab  # only here: the other commands work without it

@@ -10,9 +10,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .cli_history import diff_text
-from .lineage import word_diff
-from .review import ReviewEntry, RoundReview
+from core import ReviewEntry, RoundReview, word_diff
+
+from .history import diff_text
 
 CONTEXT_WORDS = 4  # unchanged words kept on each side of a change in a compact diff
 

@@ -35,8 +35,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from .errors import PromptTunerError
-from .events import (
+from core import (
     CandidateProposed,
     EvaluationDone,
     Event,
@@ -44,6 +43,7 @@ from .events import (
     ModelCalled,
     PhaseStarted,
     Progress,
+    PromptTunerError,
     RoundFinished,
     RunFinished,
     RunWarning,

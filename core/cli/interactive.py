@@ -24,10 +24,17 @@ from typing import Literal, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from .cli_review_view import prompt_view, screen
-from .errors import PromptTunerError
-from .review import ReviewEntry, RoundDecision, RoundReview, check_slots, is_whole
-from .templates import prompt_slots
+from core import (
+    PromptTunerError,
+    ReviewEntry,
+    RoundDecision,
+    RoundReview,
+    check_slots,
+    is_whole_prompt,
+    prompt_slots,
+)
+
+from .review_view import prompt_view, screen
 
 KEYS = "a accept · d drop · e edit · n new · v view · u undo · s stop · ? help"
 HELP = """\
@@ -223,7 +230,7 @@ class _Session:
             if not text or text == start.strip():
                 self.say("empty: nothing to do" if not text else "unchanged: nothing to do")
                 return None
-            if self.usable(text, whole if whole is not None and is_whole(text) else required):
+            if self.usable(text, whole if whole is not None and is_whole_prompt(text) else required):
                 return text
             if not self.yes("edit it again?"):
                 return None
@@ -246,7 +253,7 @@ class _Session:
         if not text:
             self.say("empty: nothing to do")
             return None
-        return text if self.usable(text, self.original_slots() if is_whole(text) else required) \
+        return text if self.usable(text, self.original_slots() if is_whole_prompt(text) else required) \
             else None
 
     def usable(self, text: str, required: frozenset[str]) -> bool:

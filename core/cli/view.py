@@ -15,9 +15,9 @@ from typing import Any
 
 from rich.console import Console
 
-from .cli_checks import non_negative
-from .config import Settings
-from .viewer import ViewError, check_host, make_server, server_url
+from core import Settings, ViewError, make_view_server, view_url
+
+from .checks import non_negative
 
 COMMAND = "view"
 
@@ -42,11 +42,10 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
 
 def run(args: argparse.Namespace, out: Console, settings: Settings) -> int:
     """Serve until interrupted; 0. A bad host, a busy port or no store: one line, exit 2."""
-    check_host(args.host, allow_remote=args.allow_remote)
     store = settings.store_file()
-    server = make_server(store, args.host, args.port, allow_remote=args.allow_remote)
+    server = make_view_server(store, args.host, args.port, allow_remote=args.allow_remote)
     try:
-        out.print(f"serving {store} read-only at {server_url(server)} (Ctrl-C stops)",
+        out.print(f"serving {store} read-only at {view_url(server)} (Ctrl-C stops)",
                   highlight=False, markup=False, soft_wrap=True)
         sys.stdout.flush()
         server.serve_forever()

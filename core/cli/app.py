@@ -19,7 +19,8 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from . import (
+from core import (
+    EXIT_INTERNAL,
     ComparisonReport,
     EvalReport,
     PromptTunerError,
@@ -27,18 +28,19 @@ from . import (
     Task,
     TuneResult,
     __version__,
-    cli_gate,
-    cli_report,
-    cli_runs,
+    compare_gate,
     compare_prompts,
     describe_settings,
     endpoint_note,
+    eval_gate,
     evaluate_prompt,
+    is_regular_file,
     load_prompt,
     load_settings,
     load_task,
     new_run_id,
     open_cache,
+    plugin_commands,
     quick_task,
     resolve_models,
     resume,
@@ -46,13 +48,14 @@ from . import (
     task_schema,
     tune,
 )
-from .cli_checks import non_negative, non_negative_float, positive, writable_folder
-from .cli_history import add_parsers as _history_parsers
-from .cli_history import run as _history_run
-from .cli_progress import ProgressDisplay, setup_logging
-from .datasets import is_file
-from .gate import EXIT_INTERNAL, compare_gate, eval_gate
-from .plugins import commands as plugin_commands
+
+from . import gate as cli_gate
+from . import report as cli_report
+from . import runs as cli_runs
+from .checks import non_negative, non_negative_float, positive, writable_folder
+from .history import add_parsers as _history_parsers
+from .history import run as _history_run
+from .progress import ProgressDisplay, setup_logging
 
 PROG = "prompt-tuner"
 
@@ -217,7 +220,7 @@ def _task(args: argparse.Namespace) -> Task:
     arg: str = args.task
     path = Path(arg)
     looks_like_file = path.suffix.lower() in (".yaml", ".yml", ".json") and "\n" not in arg
-    if looks_like_file or is_file(path):  # a name too long to look up is a prompt, not an error
+    if looks_like_file or is_regular_file(path):  # a name too long to look up is a prompt, not an error
         if args.description:
             raise UsageError("--task describes a quoted prompt; a task file has its own "
                              "description", "drop --task or pass the prompt text instead")
@@ -275,7 +278,7 @@ def _tune(args: argparse.Namespace, loaded: Any, display: ProgressDisplay, out: 
           err: Console) -> int:
     reviewer = None
     if args.interactive:
-        from .cli_interactive import TerminalReviewer
+        from .interactive import TerminalReviewer
 
         reviewer = TerminalReviewer(err, pause=display.stop)
     if args.resume:
@@ -332,7 +335,7 @@ def _warn_task_endpoints(err: Console, task: Task, settings: Any) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, out: Console) -> int:
-    from .cli_eval import print_eval
+    from .eval import print_eval
 
     if args.repeat < 1:
         raise UsageError(f"--repeat {args.repeat}: must be at least 1", "use --repeat 3, for example")
@@ -352,7 +355,7 @@ def cmd_eval(args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, out: Console) -> int:
-    from .cli_eval import print_compare
+    from .eval import print_compare
 
     if len(args.prompts) < 2:
         raise UsageError("compare needs two prompts: PROMPT_A PROMPT_B",

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import ComparisonReport, EvalReport
+from core import ComparisonReport, EvalReport
 
 
 def _short(value: Any, width: int = 90) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import PromptTunerError, Settings, scaffold_name, scaffold_task
+from core import PromptTunerError, Settings, scaffold_name, scaffold_task
 
 COMMAND = "init"
 

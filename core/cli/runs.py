@@ -21,22 +21,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .cli_checks import positive
-from .cli_show import print_show
-from .config import Settings
-from .datasets import is_file
-from .errors import PromptTunerError
-from .history import (
+from core import (
     EXPORT_FIELDS,
+    PromptTunerError,
     RunSummary,
+    Settings,
+    Store,
     VersionView,
     export_rows,
+    is_regular_file,
     list_runs,
     load_run,
+    load_task,
     resolve_run_id,
     task_versions,
 )
-from .store import Store
+
+from .checks import positive
+from .show import print_show
 from .termcharts import emit, emit_json
 from .termcharts import table as new_table
 
@@ -265,11 +267,9 @@ def _export(store: Store, args: argparse.Namespace, out: Console) -> int:
 def task_name(ref: str) -> str:
     """A task name as given, or the name inside a task file."""
     path = Path(ref)
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or is_file(path):
-        if not is_file(path):
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or is_regular_file(path):
+        if not is_regular_file(path):
             raise PromptTunerError(f"no task file {path}", "give a task name or a task file")
-        from .task import load_task
-
         return load_task(path).name
     return ref
 

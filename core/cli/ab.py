@@ -18,13 +18,26 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from .ab import DEFAULT_SEEDS, ABError, ABReport, ABRun, check_ab, run_ab
-from .cli_checks import non_negative, positive, writable_folder
-from .config import LoadedSettings, Settings, load_settings, resolve_models
-from .task import Task, load_task
+from core import (
+    AB_DEFAULT_SEEDS,
+    ABError,
+    ABReport,
+    ABRun,
+    LoadedSettings,
+    Settings,
+    Task,
+    check_ab,
+    endpoint_note,
+    load_settings,
+    load_task,
+    resolve_models,
+    run_ab,
+    task_endpoints,
+)
+
+from .checks import non_negative, positive, writable_folder
 from .termcharts import emit, emit_json, interval, score_bar
 from .termcharts import table as new_table
-from .trust import endpoint_note, task_endpoints
 
 COMMAND = "ab"
 
@@ -41,8 +54,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
     p.add_argument("task", metavar="TASK", help="task file (.yaml/.json)")
     p.add_argument("--strategies", required=True, metavar="A,B[,C…]",
                    help="strategies to compare, e.g. auto,fewshot,opro")
-    p.add_argument("--seeds", type=positive, default=DEFAULT_SEEDS, metavar="N",
-                   help=f"runs per strategy, seeds S, S+1, … (default {DEFAULT_SEEDS})")
+    p.add_argument("--seeds", type=positive, default=AB_DEFAULT_SEEDS, metavar="N",
+                   help=f"runs per strategy, seeds S, S+1, … (default {AB_DEFAULT_SEEDS})")
     p.add_argument("--seed", type=non_negative, metavar="S", help="the first seed (default: "
                    "tune.seed)")
     p.add_argument("--max-calls", type=positive, metavar="N", help="budget of each run")

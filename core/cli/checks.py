@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import ConfigError
+from core import ConfigError
 
 
 def _whole(text: str, least: int) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from .config import Settings
-from .plugins import KINDS, plugins
+from core import PLUGIN_KINDS, Settings, loaded_plugins
+
 from .termcharts import emit, emit_json
 from .termcharts import table as new_table
 
@@ -29,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
 
 
 def run(args: argparse.Namespace, out: Console, settings: Settings | None = None) -> int:
-    found = plugins()
+    found = loaded_plugins()
     if args.json:
         emit_json(out, {"plugins": [p.to_json() for p in found]})
         return 0
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, out: Console, settings: Settings | None = None
     for column in ("plugin", "package", "version", "adds"):
         table.add_column(column, overflow="fold")
     for p in found:
-        adds = "\n".join(f"{kind}: {', '.join(names)}" for kind in KINDS
+        adds = "\n".join(f"{kind}: {', '.join(names)}" for kind in PLUGIN_KINDS
                          if (names := p.registered.get(kind)))
         if p.error:
             adds = "\n".join(filter(None, [adds, f"[failed] {p.error}"]))

@@ -12,11 +12,16 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from .config import Settings
-from .errors import PromptTunerError
-from .history import load_run, resolve_run_id
-from .report import FORMATS, Format, render_run
-from .store import Store
+from core import (
+    REPORT_FORMATS,
+    PromptTunerError,
+    ReportFormat,
+    Settings,
+    Store,
+    load_run,
+    render_run,
+    resolve_run_id,
+)
 
 COMMANDS = ("report",)
 
@@ -30,7 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any],
                        "it) written to the run's folder. --output FILE writes any format to FILE.")
     p.add_argument("run_id", metavar="RUN_ID",
                    help="a run id, a unique prefix of one, or `last` (see `prompt-tuner runs`)")
-    p.add_argument("--format", "-f", dest="format", choices=FORMATS, default="md",
+    p.add_argument("--format", "-f", dest="format", choices=REPORT_FORMATS, default="md",
                    help="md (default), html, json (the whole run) or csv (one row per candidate)")
     p.add_argument("--output", "-o", type=Path, metavar="FILE",
                    help="write the report to FILE instead (`-` for stdout)")
@@ -45,7 +50,7 @@ def run(args: argparse.Namespace, out: Console, settings: Settings) -> int:
     store = Store.existing(settings.store_file())
     try:
         run_id = resolve_run_id(store, args.run_id)
-        fmt: Format = args.format
+        fmt: ReportFormat = args.format
         text = render_run(load_run(store, run_id), store, fmt)
     finally:
         store.close()

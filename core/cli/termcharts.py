@@ -20,7 +20,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .metrics.stats import Estimate
+from core import Estimate
 
 SOLID, BELOW, ABOVE, TRACK = "█", "▓", "░", "·"
 SPARKS = "▁▂▃▄▅▆▇█"

@@ -15,12 +15,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .cli_checks import positive
-from .cli_runs import task_name
-from .config import Settings, load_settings
-from .insights import Gain, Insight, gains, group
-from .predictor import calibration, describe
-from .store import Store
+from core import (
+    Gain,
+    Insight,
+    Settings,
+    Store,
+    describe_calibration,
+    group_gains,
+    insight_gains,
+    load_settings,
+    predictor_calibration,
+)
+
+from .checks import positive
+from .runs import task_name
 from .termcharts import emit, emit_json
 from .termcharts import table as new_table
 
@@ -60,9 +68,9 @@ def cmd_insights(args: argparse.Namespace, out: Console, settings: Settings | No
     store = Store.existing((settings or _settings(args)).store_file())
     try:
         task = task_name(args.task) if args.task else None
-        found = gains(store, task=task, target=args.target)
-        shown = group(found, args.min_n)
-        cal = calibration(store, target=args.target)
+        found = insight_gains(store, task=task, target=args.target)
+        shown = group_gains(found, args.min_n)
+        cal = predictor_calibration(store, target=args.target)
         if args.json:
             emit_json(out, {**_document(store, args, task, found, shown),
                             "predictor": cal.to_json()})
@@ -75,7 +83,8 @@ def cmd_insights(args: argparse.Namespace, out: Console, settings: Settings | No
         else:
             _print(out, found, shown, args.min_n)
         if not args.json and (cal.n or cal.skipped):
-            emit(out, Text(f"predictor ({args.target or 'every target'}): {describe(cal)}", "dim"))
+            where = args.target or "every target"
+            emit(out, Text(f"predictor ({where}): {describe_calibration(cal)}", "dim"))
         return 0
     finally:
         store.close()

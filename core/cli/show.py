@@ -16,9 +16,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .history import CandidateView, RunView, best_so_far
-from .metrics.stats import Estimate
-from .report.safety import safety_facts
+from core import CandidateView, Estimate, RunView, best_so_far, safety_facts
+
 from .termcharts import LEGEND, emit, interval, score_bar, sparkline
 from .termcharts import table as new_table
 

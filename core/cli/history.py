@@ -15,21 +15,22 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from .config import Settings
-from .errors import PromptTunerError
-from .history import resolve_run_id
-from .lineage import (
-    Node,
+from core import (
+    LineageNode,
+    PromptTunerError,
+    Settings,
+    Store,
+    candidate_extras,
+    candidate_parents,
     candidate_text,
-    extras_of,
     find_version,
-    lineage,
-    parents_of,
     resolve_candidate,
-    walk,
+    resolve_run_id,
+    run_lineage,
+    walk_lineage,
     word_diff,
 )
-from .store import Store
+
 from .termcharts import emit_json
 
 COMMANDS = ("lineage", "diff")
@@ -83,7 +84,7 @@ def _pct(x: float | None) -> str:
     return "?" if x is None else f"{x:.0%}"
 
 
-def score_text(node: Node) -> str:
+def score_text(node: LineageNode) -> str:
     """``72% [60%, 82%] n=40``, or ``unevaluated``."""
     if not node.evaluated:
         return "unevaluated"
@@ -95,14 +96,14 @@ def _short(text: str, width: int = _NOTE_WIDTH) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def _kind(node: Node) -> str:
+def _kind(node: LineageNode) -> str:
     """``vary (refine, gen 1)``; the strategy is left out when it says the same as the operator."""
     gen = f"gen {node.generation}" if node.generation is not None else "gen ?"
     inside = gen if node.strategy in ("", node.operator) else f"{node.strategy}, {gen}"
     return f"{node.operator or '?'} ({inside})"
 
 
-def node_label(node: Node) -> Text:
+def node_label(node: LineageNode) -> Text:
     if node.external:
         label = Text.assemble((node.id, "bold"), (" not in this run", "dim"))
         if node.secondary_of:
@@ -126,15 +127,15 @@ def node_label(node: Node) -> Text:
     return label
 
 
-def _header(store: Store, run_id: str, roots: list[Node]) -> Text:
+def _header(store: Store, run_id: str, roots: list[LineageNode]) -> Text:
     run = store.get_run(run_id)
-    count = sum(1 for _, n in walk(roots) if not n.external)
+    count = sum(1 for _, n in walk_lineage(roots) if not n.external)
     return Text.assemble(("run ", "bold"), (run_id, "bold"),
                          f" · {run.get('task_name') or '?'} · {run.get('status') or '?'} · "
                          f"{count} candidates")
 
 
-def lineage_tree(store: Store, run_id: str, roots: list[Node]) -> Tree:
+def lineage_tree(store: Store, run_id: str, roots: list[LineageNode]) -> Tree:
     """The tree for a terminal (labels wrap under their guides)."""
     tree = Tree(_header(store, run_id, roots), guide_style="dim")
     stack = [(tree, node) for node in reversed(roots)]
@@ -145,7 +146,7 @@ def lineage_tree(store: Store, run_id: str, roots: list[Node]) -> Tree:
     return tree
 
 
-def lineage_lines(store: Store, run_id: str, roots: list[Node]) -> list[str]:
+def lineage_lines(store: Store, run_id: str, roots: list[LineageNode]) -> list[str]:
     """The tree as plain lines, one per node however long (for pipes and logs)."""
     lines = [_header(store, run_id, roots).plain]
     stack = [(node, "", i == 0) for i, node in enumerate(reversed(roots))]
@@ -158,9 +159,9 @@ def lineage_lines(store: Store, run_id: str, roots: list[Node]) -> list[str]:
 
 
 def _lineage(store: Store, run_id: str, args: argparse.Namespace, out: Console) -> int:
-    roots = lineage(store, run_id)
+    roots = run_lineage(store, run_id)
     if args.json:
-        emit_json(out, [node.to_json(depth) for depth, node in walk(roots)])
+        emit_json(out, [node.to_json(depth) for depth, node in walk_lineage(roots)])
         return 0
     if out.is_terminal:
         out.print(lineage_tree(store, run_id, roots))
@@ -178,11 +179,11 @@ def _lineage(store: Store, run_id: str, args: argparse.Namespace, out: Console) 
 def _summary(row: dict[str, Any], in_run: bool) -> dict[str, Any]:
     return {key: row.get(key) for key in ("id", "operator", "strategy", "generation", "status",
                                           "score", "ci_low", "ci_high", "n", "note")} | {
-        "parents": parents_of(row), "extras": extras_of(row), "in_run": in_run}
+        "parents": candidate_parents(row), "extras": candidate_extras(row), "in_run": in_run}
 
 
 def _side(row: dict[str, Any], in_run: bool) -> Text:
-    node = Node(id=str(row["id"]), operator=row.get("operator") or "",
+    node = LineageNode(id=str(row["id"]), operator=row.get("operator") or "",
                 strategy=row.get("strategy") or "", generation=row.get("generation"),
                 score=row.get("score"), ci_low=row.get("ci_low"), ci_high=row.get("ci_high"),
                 n=row.get("n"))
@@ -197,7 +198,7 @@ def _against(store: Store, run_id: str, new: dict[str, Any], other: str | None
     """The row to diff against, and whether it is one of the run's candidates."""
     if other is not None:
         return resolve_candidate(store, run_id, other), True
-    parents = parents_of(new)
+    parents = candidate_parents(new)
     if not parents:
         what = ("is the original prompt of" if new["operator"] == "original"
                 or store.get_run(run_id).get("original_id") == new["id"] else "has no parent in")

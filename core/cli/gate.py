@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from .gate import Gate
+from core import Gate
 
 PROG = "prompt-tuner"
 

@@ -15,10 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from .config import Settings
-from .errors import PromptTunerError
-from .jsonio import load_json
-from .report.gate_markdown import render_gate_markdown
+from core import PromptTunerError, Settings, load_json, render_gate_markdown
 
 COMMAND = "summarize"
 MAX_BYTES = 64 << 20  # a compare of many prompts with their worst answers is well under this
