@@ -83,7 +83,8 @@ FinishReason = Literal["stop", "length", "error", "other"]
 @dataclass(frozen=True, slots=True)
 class Completion:
     """A model's answer, with its token counts, latency and why it stopped (``cached``: it came
-    from the response cache or the store, and cost no call).
+    from the response cache or the store, and cost no call; ``cached_prompt_tokens``: how many of
+    the ``prompt_tokens`` sent the model reused from its KV cache instead of computing them).
 
     Examples:
         >>> from core import Completion
@@ -103,14 +104,18 @@ class Completion:
     model: str = ""
     endpoint: str = ""
     notes: tuple[str, ...] = field(default=())  # e.g. what truncation cut
+    cached_prompt_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text, "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens, "latency_s": self.latency_s,
             "finish_reason": self.finish_reason, "cached": self.cached, "model": self.model,
             "endpoint": self.endpoint, "notes": list(self.notes),
         }
+        if self.cached_prompt_tokens:  # only where a provider says so: older records stay alike
+            data["cached_prompt_tokens"] = self.cached_prompt_tokens
+        return data
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Completion:
