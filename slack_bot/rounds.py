@@ -160,14 +160,23 @@ class RoundReviews:
                 round_blocks(pending.review, dropped=pending.dropped, deciders=self.deciders,
                              deadline=pending.deadline))
 
-    async def on_mark(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Drop or Keep on a candidate: marked on the message, carried out on Continue."""
+    async def _clicked(self, ack: AsyncAck, body: dict[str, Any], *, once: bool = True,
+                       ) -> tuple[Pending, str, dict[str, Any]] | None:
+        """Acknowledge a click; the open round, who clicked and the button's value, or None
+        (a repeated delivery, or a click the person is told why it does nothing)."""
         await ack()
-        if not self._first(body):
-            return
+        if once and not self._first(body):
+            return None
         got = self._open(body)
         if isinstance(got, str):
             await self._tell(body, got)
+            return None
+        return got
+
+    async def on_mark(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Drop or Keep on a candidate: marked on the message, carried out on Continue."""
+        got = await self._clicked(ack, body)
+        if got is None:
             return
         pending, user, value = got
         cid = str(value.get("cand"))
@@ -185,12 +194,8 @@ class RoundReviews:
 
     async def on_decide(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Continue or Stop here: the round's decision, with what is marked."""
-        await ack()
-        if not self._first(body):
-            return
-        got = self._open(body)
-        if isinstance(got, str):
-            await self._tell(body, got)
+        got = await self._clicked(ack, body)
+        if got is None:
             return
         pending, user, _ = got
         stop = body["actions"][0]["action_id"] == "round_stop"
@@ -200,10 +205,8 @@ class RoundReviews:
 
     async def on_prompt(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Edit (a candidate's main message) or Add a prompt: the modal."""
-        await ack()
-        got = self._open(body)
-        if isinstance(got, str):
-            await self._tell(body, got)
+        got = await self._clicked(ack, body, once=False)
+        if got is None:
             return
         pending, _, value = got
         cid = str(value.get("cand") or "")

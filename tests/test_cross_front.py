@@ -51,6 +51,7 @@ from tests.fakes.slack_harness import (
     running_bot,
     write_world,
 )
+from tests.test_slack_bot import block_text
 
 REPO = Path(__file__).resolve().parents[1]
 CHANNEL = "C0001"
@@ -103,23 +104,6 @@ async def tune_from_slack(slack: SlackSender, api: FakeSlackApi, paths: Paths) -
 
 
 # -- reading each front --------------------------------------------------------------------------
-
-
-def block_text(blocks: Any) -> str:
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                out.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(blocks)
-    return "\n".join(out)
 
 
 def slack_scores(blocks: Any) -> dict[int, str]:
