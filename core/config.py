@@ -57,6 +57,10 @@ class EmbeddedSettings(_Strict):
     n_ctx: int = Field(default=4096, ge=256, description="context size of the embedded model")
     n_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1,
                            description="threads for llama.cpp (default: cores, at most 4)")
+    scheduling: Literal["prefix", "fifo"] = Field(
+        default="prefix", description="order of waiting calls: `prefix` runs next the one that "
+        "reuses most of the model's cache (same answers, fewer prompt tokens computed); `fifo` "
+        "in arrival order")
 
 
 class RetrySettings(_Strict):

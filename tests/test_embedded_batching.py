@@ -161,3 +161,16 @@ async def test_computed_prompt_tokens_are_counted_exactly(adapter: EmbeddedAdapt
 
     state.llama.reset()
     assert (await adapter.send(second)).text == b.text  # alone, on an empty cache
+
+
+def test_the_settings_choose_the_order_of_waiting_calls() -> None:
+    """``embedded.scheduling`` reaches the adapter; anything but prefix or fifo is refused."""
+    from core import ConfigError, Secrets, load_settings
+    from core.models.registry import build_adapter
+
+    for order in ("prefix", "fifo"):
+        settings = load_settings(flags={"embedded.scheduling": order}).settings
+        adapter = build_adapter("embedded", settings, Secrets())
+        assert isinstance(adapter, EmbeddedAdapter) and adapter._scheduling == order
+    with pytest.raises(ConfigError):
+        load_settings(flags={"embedded.scheduling": "random"})

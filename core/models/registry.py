@@ -170,7 +170,8 @@ def _embedded(spec: ModelSpec, settings: Settings, secrets: Secrets) -> Adapter:
         raise ConfigError(f"cannot expand '{one_line(spec.model)}': no such user's home",
                           "give embedded:/path/to/model.gguf") from None
     return EmbeddedAdapter(path, n_ctx=settings.embedded.n_ctx,
-                           n_threads=settings.embedded.n_threads)
+                           n_threads=settings.embedded.n_threads,
+                           scheduling=settings.embedded.scheduling)
 
 
 def _openai_like(default_url: str) -> Factory:
