@@ -1,18 +1,21 @@
-"""How fast is the embedded model under concurrent calls, with and without prefix scheduling?
+"""How fast is the embedded model under concurrent calls: one context in arrival order against
+prefix-first order and several contexts side by side?
 
-Runs the same requests through the embedded adapter twice per concurrency level, back to back on
-one loaded model: first in arrival order (``scheduling="fifo"``, the adapter as it was), then
-longest-shared-prefix first (``scheduling="prefix"``, the default). The KV cache is emptied
-before each measurement. Two workloads:
+Runs the same requests through the embedded adapter per concurrency level, back to back, in each
+mode (``MODES``): ``before``, one llama context taking calls in arrival order (the adapter as it
+was); ``prefix``, one context taking calls longest-shared-prefix first; ``slots`` (the default),
+up to four contexts, one call per thread side by side, each call where its prefix is cached.
+Every mode gets the same threads. The KV caches are emptied before each measurement. Two
+workloads:
 
 - ``short``: distinct short prompts, answers up to 16 tokens;
 - ``shared``: one-word answers after a ~300-token prompt: 4 candidate instructions × the same 8
   demonstrations × many examples, submitted interleaved (c1e1, c2e1, c3e1, c4e1, c1e2, …).
 
-It prints calls/s, prompt tokens sent and computed, the ratio prefix/fifo, and whether both
-orders gave the same answer to every request.
+It prints calls/s, prompt tokens sent and computed, the ratio to ``before`` and whether every
+answer equals ``before``'s (it exits 1 if not).
 
-    python bench/embedded.py                           # concurrency 1,2,4,8; n_threads 1
+    python bench/embedded.py                           # concurrency 1,2,4,8; 2 threads
     python bench/embedded.py --concurrency 4 --examples 4
 """
 
@@ -28,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import Message, Request
-from core.models.embedded import EmbeddedAdapter, Scheduling
+from core.models.embedded import EmbeddedAdapter
 
 TOPICS = ["rain", "bread", "a violin", "the moon", "chess", "a river", "coffee", "winter",
           "a lighthouse", "tigers", "glass", "a library", "salt", "thunder", "a bicycle", "honey"]
@@ -87,15 +90,25 @@ class Measure:
         return n / self.seconds
 
 
+MODES = {
+    # The adapter before this bench: one context, one call at a time, in arrival order.
+    "before": {"scheduling": "fifo", "slots": 1, "parallel": 1},
+    # One context, waiting calls taken longest-shared-prefix first.
+    "prefix": {"scheduling": "prefix", "slots": 1, "parallel": 1},
+    # The default: up to 4 contexts, one call per thread side by side, prefix first.
+    "slots": {"scheduling": "prefix", "slots": 4, "parallel": None},
+}
+
+
 async def measure(adapter: EmbeddedAdapter, requests: list[Request], concurrency: int) -> Measure:
     state = adapter._get()
     await asyncio.wrap_future(state.executor.submit(  # warm: no measured call is the first
         {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}))
-    state.llama.reset()  # an empty KV cache: every measurement starts cold
-    slots = asyncio.Semaphore(concurrency)
+    state.executor.reset()  # empty KV caches: every measurement starts cold
+    gate = asyncio.Semaphore(concurrency)
 
     async def one(request: Request) -> tuple[str, int, int]:
-        async with slots:
+        async with gate:
             c = await adapter.send(request)
         return c.text, c.prompt_tokens, c.prompt_tokens - c.cached_prompt_tokens
 
@@ -111,32 +124,39 @@ def best(a: Measure | None, b: Measure) -> Measure:
 
 
 async def bench(levels: list[int], n_short: int, examples: int, n_threads: int,
-                repeat: int) -> bool:
-    adapters: dict[Scheduling, EmbeddedAdapter] = {
-        mode: EmbeddedAdapter(n_ctx=2048, n_threads=n_threads, scheduling=mode)
-        for mode in ("fifo", "prefix")}
+                repeat: int, modes: list[str]) -> bool:
+    adapters = {mode: EmbeddedAdapter(n_ctx=2048, n_threads=n_threads, **MODES[mode])  # type: ignore[arg-type]
+                for mode in modes}
     workloads = {"short": short_requests(n_short), "shared": shared_requests(examples)}
     same = True
-    print(f"embedded {adapters['fifo'].model}, n_threads={n_threads}; "
+    first = adapters[modes[0]]
+    print(f"embedded {first.model}, n_threads={n_threads} (every mode); "
           f"short: {len(workloads['short'])} calls, shared: {len(workloads['shared'])} calls")
+    print(f"ratio: calls/s against '{modes[0]}' in the same run; same: every answer equal to "
+          f"'{modes[0]}'s")
     print(f"{'case':<7}{'conc':>5}  {'mode':<7}{'calls/s':>8}{'sent':>8}{'computed':>10}"
-          f"{'ratio':>7}  same answers")
+          f"{'ratio':>7}  same")
     for case, requests in workloads.items():
         for level in levels:
-            fifo = prefix = None
+            got: dict[str, Measure | None] = dict.fromkeys(modes)
             for _ in range(repeat):  # alternated, the fastest of each kept: less noise
-                fifo = best(fifo, await measure(adapters["fifo"], requests, level))
-                prefix = best(prefix, await measure(adapters["prefix"], requests, level))
-            assert fifo is not None and prefix is not None
-            agree = fifo.texts == prefix.texts
-            same = same and agree
+                for mode in modes:
+                    got[mode] = best(got[mode], await measure(adapters[mode], requests, level))
+            base = got[modes[0]]
+            assert base is not None
             n = len(requests)
-            for mode, m in (("fifo", fifo), ("prefix", prefix)):
-                tail = (f"{prefix.rate(n) / fifo.rate(n):6.2f}x  {'yes' if agree else 'NO'}"
-                        if mode == "prefix" else "")
+            for mode in modes:
+                m = got[mode]
+                assert m is not None
+                agree = m.texts == base.texts
+                same = same and agree
+                tail = (f"{m.rate(n) / base.rate(n):6.2f}x  {'yes' if agree else 'NO'}"
+                        if mode != modes[0] else "")
                 print(f"{case:<7}{level:>5}  {mode:<7}{m.rate(n):>8.2f}{m.sent:>8}"
                       f"{m.computed:>10}{tail:>7}")
             sys.stdout.flush()
+    for adapter in adapters.values():
+        adapter.unload()
     return same
 
 
@@ -146,11 +166,25 @@ def main() -> None:
     ap.add_argument("--short", type=int, default=16, help="calls in the short-answer case")
     ap.add_argument("--examples", type=int, default=6,
                     help="examples per candidate in the shared-prefix case (4 candidates)")
-    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 on a busy box)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="llama.cpp threads for the file, the same in every mode (default 2)")
     ap.add_argument("--repeat", type=int, default=1, help="measure each this many times, keep the best")
+    ap.add_argument("--parallel", type=int, default=None,
+                    help="calls side by side in the slots mode (default: one per thread)")
+    ap.add_argument("--modes", default="before,prefix,slots",
+                    help=f"comma-separated, the first is the baseline: {', '.join(MODES)}")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",") if x]
-    same = asyncio.run(bench(levels, args.short, args.examples, args.threads, max(1, args.repeat)))
+    modes = [m for m in args.modes.split(",") if m]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes or not levels or min(levels) < 1:
+        ap.error(f"unknown mode {bad[0]}" if bad else "give at least one mode and levels >= 1")
+    if args.parallel is not None:
+        if args.parallel < 1:
+            ap.error("--parallel must be at least 1")
+        MODES["slots"]["parallel"] = args.parallel
+    same = asyncio.run(bench(levels, args.short, args.examples, args.threads,
+                             max(1, args.repeat), modes))
     sys.exit(0 if same else 1)
 
 

@@ -61,6 +61,11 @@ class EmbeddedSettings(_Strict):
         default="prefix", description="order of waiting calls: `prefix` runs next the one that "
         "reuses most of the model's cache (same answers, fewer prompt tokens computed); `fifo` "
         "in arrival order")
+    slots: int = Field(default=4, ge=1, le=32, description="llama contexts (KV caches) kept "
+                       "for the model, so several candidates' prompts stay cached at once")
+    parallel: int | None = Field(default=None, ge=1, description="calls computed at once, "
+                                 "each in its own context (default: one per thread, at most "
+                                 "`slots`)")
 
 
 class RetrySettings(_Strict):

@@ -12,16 +12,10 @@ from dataclasses import replace
 
 import pytest
 
-from core.models import embedded as embedded_module
+from core.models import slots as slots_module
 from core.models.base import Message, Request
-from core.models.embedded import (
-    MAX_PASSED,
-    EmbeddedAdapter,
-    _Job,
-    common_prefix,
-    pick,
-    reusable,
-)
+from core.models.embedded import EmbeddedAdapter
+from core.models.slots import MAX_PASSED, _Job, common_prefix, pick, pick_pair, reusable
 
 N_CTX = 1024  # its own loaded copy: test_real_models.py frees the 2048 one it uses
 
@@ -48,7 +42,7 @@ def interleaved() -> list[Request]:
             for review in REVIEWS for instruction in INSTRUCTIONS]
 
 
-def job(seq: int, tokens: list[int], scheduling: embedded_module.Scheduling = "prefix") -> _Job:
+def job(seq: int, tokens: list[int], scheduling: slots_module.Scheduling = "prefix") -> _Job:
     j = _Job({}, scheduling, seq)
     j.tokens = tokens
     return j
@@ -79,6 +73,68 @@ def test_fifo_scheduling_takes_arrival_order() -> None:
     assert pick(jobs, [1, 2]) is jobs[0]
 
 
+def test_pick_pair_takes_the_context_that_shares_most() -> None:
+    jobs = [job(0, [1, 2, 9]), job(1, [5, 6, 7, 8])]
+    chosen, where = pick_pair(jobs, [[1, 2, 3], [5, 6, 7], []])
+    assert chosen is jobs[1] and where == 1  # 3 shared with the second context
+    assert jobs[0].passed == 1
+    fifo = [job(0, [5, 6], "fifo"), job(1, [1, 2, 3], "fifo")]
+    assert pick_pair(fifo, [[1, 2, 3], [5, 6]]) == (fifo[0], 1)  # oldest, where it shares most
+
+
+class FakeLlama:
+    """Just enough of llama_cpp.Llama for the scheduler: a prompt is the message's characters as
+    token ids; the "KV cache" is input_ids[:n_tokens]; eval records what it computes."""
+
+    n_batch = 512
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.input_ids = np.zeros(4096, dtype=np.intc)
+        self.n_tokens = 0
+        self.computed: list[int] = []
+
+    def eval(self, tokens: list[int]) -> None:
+        self.computed.append(len(tokens))
+
+    def reset(self) -> None:
+        self.n_tokens = 0
+
+    def create_chat_completion(self, messages: list[dict[str, str]]) -> dict[str, object]:
+        tokens = [ord(c) for c in messages[0]["content"]]
+        start = self.n_tokens
+        self.eval(tokens[start:])
+        self.input_ids[: len(tokens)] = tokens
+        self.n_tokens = len(tokens)
+        return {"text": messages[0]["content"]}
+
+
+class FakeScheduler(slots_module.Scheduler):
+    def prompt_tokens(self, params: dict[str, object]) -> list[int]:
+        return [ord(c) for c in params["messages"][0]["content"]]  # type: ignore[index]
+
+
+def test_each_candidate_keeps_a_context_of_its_own() -> None:
+    """Two candidates interleaved over three contexts: each keeps one candidate's prefix (the
+    third is never needed), so after the first call of each only the example's tail is
+    computed."""
+    contexts = [FakeLlama(), FakeLlama(), FakeLlama()]
+    scheduler = FakeScheduler(contexts, parallel=1, n_threads=1)
+    a, b = "A" * 40, "B" * 40
+    try:
+        futures = [scheduler.submit({"messages": [{"content": prefix + tail}]})
+                   for tail in ("1x", "2x", "3x", "4x") for prefix in (a, b)]
+        results = [f.result(timeout=10) for f in futures]
+    finally:
+        scheduler.close()
+    assert [r[0]["text"] for r in results] == [p + t for t in ("1x", "2x", "3x", "4x")
+                                               for p in (a, b)]
+    assert [len(c.computed) for c in contexts] == [4, 4, 0]  # one candidate per context
+    computed = sorted(r[1] for r in results)
+    assert computed == [2] * 6 + [42] * 2  # each prefix computed once, then two tokens a call
+
+
 def test_reuse_never_leaves_a_one_row_batch_that_a_cold_run_would_not_have() -> None:
     for length in range(2, 1100):
         cold_one_row = length % 512 == 1
@@ -97,12 +153,9 @@ def test_reuse_never_leaves_a_one_row_batch_that_a_cold_run_would_not_have() -> 
 
 @pytest.fixture(scope="module")
 def adapter() -> Iterator[EmbeddedAdapter]:
-    model = EmbeddedAdapter(n_ctx=N_CTX, n_threads=1)
+    model = EmbeddedAdapter(n_ctx=N_CTX, n_threads=1, slots=1)
     yield model
-    state = embedded_module._loaded.pop((str(model.path), N_CTX, 1), None)
-    if state is not None:
-        state.executor.shutdown(wait=True)
-        state.llama.close()
+    model.unload()
 
 
 def params(request: Request) -> dict[str, object]:
@@ -118,11 +171,11 @@ async def test_concurrent_prefix_scheduled_answers_equal_one_at_a_time(
 
     alone = []
     for request in requests:  # each on an empty KV cache, as a fresh adapter would run it
-        state.llama.reset()  # the worker is idle between awaited calls
+        state.executor.reset()  # the worker is idle between awaited calls
         alone.append(await adapter.send(request))
     assert all(c.cached_prompt_tokens == 0 for c in alone)  # nothing reused: all computed
 
-    state.llama.reset()
+    state.executor.reset()
     together = await asyncio.gather(*(adapter.send(r) for r in requests))
 
     assert [c.text for c in together] == [c.text for c in alone]
@@ -136,6 +189,37 @@ async def test_concurrent_prefix_scheduled_answers_equal_one_at_a_time(
 
 
 @pytest.mark.slow
+async def test_answers_in_several_contexts_side_by_side_equal_one_at_a_time(
+    adapter: EmbeddedAdapter
+) -> None:
+    """Must-show of the speed issue: 50 requests at temperature 0, run concurrently in up to
+    four contexts two at a time (two threads), answer exactly as each alone on an empty cache."""
+    requests = interleaved()
+    state = adapter._get()
+    alone = []
+    for request in requests:
+        state.executor.reset()
+        alone.append(await adapter.send(request))
+
+    wide = EmbeddedAdapter(n_ctx=N_CTX, n_threads=2, slots=4, parallel=2)
+    try:
+        together = await asyncio.gather(*(wide.send(r) for r in requests))
+        used = sum(1 for slot in wide._get().executor._slots if slot.last_used)
+    finally:
+        wide.unload()
+
+    assert len(requests) == 50
+    assert [c.text for c in together] == [c.text for c in alone]
+    assert [c.prompt_tokens for c in together] == [c.prompt_tokens for c in alone]
+    assert len({c.text for c in alone}) > 1
+    assert used == 4  # five candidates: every context was used
+    sent = sum(c.prompt_tokens for c in together)
+    computed = sum(c.prompt_tokens - c.cached_prompt_tokens for c in together)
+    # Five candidates over four contexts: each context keeps about one candidate's prefix.
+    assert computed < sent * 0.4, (computed, sent)
+
+
+@pytest.mark.slow
 async def test_computed_prompt_tokens_are_counted_exactly(adapter: EmbeddedAdapter) -> None:
     first, second = interleaved()[0], interleaved()[5]  # same candidate, next example
     # Its third token is where a one-row recomputation of the last prompt token changes the
@@ -146,7 +230,7 @@ async def test_computed_prompt_tokens_are_counted_exactly(adapter: EmbeddedAdapt
     shared = common_prefix(*tokens)
     assert 0 < shared < len(tokens[1])
 
-    state.llama.reset()
+    state.executor.reset()
     a = await adapter.send(first)
     b = await adapter.send(second)
     again = await adapter.send(second)
@@ -159,7 +243,7 @@ async def test_computed_prompt_tokens_are_counted_exactly(adapter: EmbeddedAdapt
     assert again.cached_prompt_tokens == again.prompt_tokens - 2
     assert again.text == b.text
 
-    state.llama.reset()
+    state.executor.reset()
     assert (await adapter.send(second)).text == b.text  # alone, on an empty cache
 
 
@@ -174,3 +258,39 @@ def test_the_settings_choose_the_order_of_waiting_calls() -> None:
         assert isinstance(adapter, EmbeddedAdapter) and adapter._scheduling == order
     with pytest.raises(ConfigError):
         load_settings(flags={"embedded.scheduling": "random"})
+    settings = load_settings(flags={"embedded.slots": "3", "embedded.parallel": "2"}).settings
+    adapter = build_adapter("embedded", settings, Secrets())
+    assert isinstance(adapter, EmbeddedAdapter)
+    assert (adapter._slots, adapter._parallel) == (3, 2)
+    with pytest.raises(ConfigError):
+        load_settings(flags={"embedded.slots": "0"})
+
+
+def test_every_context_is_opened_in_the_loading_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama-cpp-python points fds 1 and 2 at /dev/null while it opens a context: opened by a
+    worker thread during a run, it swallowed the CLI's whole report (exit 0, empty stdout).
+    All contexts are opened at load, by the caller, and none later."""
+    import threading
+    from pathlib import Path
+
+    from core.models import embedded
+
+    opened: list[str] = []
+
+    def fake_open(path: Path, n_ctx: int, n_threads: int) -> FakeLlama:
+        opened.append(threading.current_thread().name)
+        return FakeLlama()
+
+    monkeypatch.setattr(embedded, "_open", fake_open)
+    monkeypatch.setattr(slots_module.Scheduler, "prompt_tokens", FakeScheduler.prompt_tokens)
+    state = embedded._load(Path("/nowhere/model.gguf"), 512, 2, 3, 2)
+    try:
+        assert opened == [threading.current_thread().name] * 3
+        futures = [state.executor.submit({"messages": [{"content": f"{c * 30}{i}"}]})
+                   for i in range(4) for c in "abcd"]
+        for f in futures:
+            f.result(timeout=10)
+        assert len(opened) == 3  # four prefixes, three contexts: reused, never a fourth opened
+    finally:
+        embedded._loaded.pop(("/nowhere/model.gguf", 512, 2, 3, 2), None)
+        state.executor.close()

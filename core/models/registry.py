@@ -171,7 +171,9 @@ def _embedded(spec: ModelSpec, settings: Settings, secrets: Secrets) -> Adapter:
                           "give embedded:/path/to/model.gguf") from None
     return EmbeddedAdapter(path, n_ctx=settings.embedded.n_ctx,
                            n_threads=settings.embedded.n_threads,
-                           scheduling=settings.embedded.scheduling)
+                           scheduling=settings.embedded.scheduling,
+                           slots=settings.embedded.slots,
+                           parallel=settings.embedded.parallel)
 
 
 def _openai_like(default_url: str) -> Factory:
