@@ -2,13 +2,20 @@
 
 Sends N requests (default 2,000) through the full stack (validate → cache → rate limit →
 retry(timeout(adapter)) → cache store → usage) to loopback fake servers with a fixed latency,
-at a given concurrency, and prints wall time against the ideal (N × latency ÷ concurrency) and
-against a naive sequential loop in the same run. With ``--servers 1,2,4`` it also runs a pool of
-that many servers, each limited to ``--per-server`` requests in flight, and prints throughput
-scaling.
+at a given concurrency, and prints wall time against the ideal (N × latency ÷ concurrency), beside
+a bare aiohttp loop (the floor) run alternately against the same server, and a naive sequential
+loop. Then, in the same run:
+- saturation: the stack and the bare loop at ``--saturate`` in flight (default 256) against a
+  zero-latency server: calls a second from one process;
+- pool scaling (``--servers``, default 1,4): a pool of that many servers, each limited to
+  ``--per-server`` requests in flight (the client's in-flight limit is per-server × servers),
+  throughput against one server.
 
-    python bench/overhead.py                      # 2,000 requests, 20 ms, concurrency 32
-    python bench/overhead.py --servers 1,2,4      # pool scaling
+Every fake server runs in its own process (bench/fixed_server.py), so the client's process
+measures only the client, and a pool's servers do not share one CPU.
+
+    python bench/overhead.py                      # all three, ~30 s
+    python bench/overhead.py --servers 1,2,4 --saturate 0
 """
 
 from __future__ import annotations
@@ -97,6 +104,22 @@ async def run_naive(url: str, n: int, cache_dir: Path) -> float:
     return wall
 
 
+def saturate(n: int, conc: int, repeat: int) -> None:
+    """The stack and the bare loop, alternately, as fast as one process can go."""
+    with tempfile.TemporaryDirectory() as tmp, Server(0.0) as srv:
+        cache_dir = Path(tmp)
+        asyncio.run(run_stack([srv.base_url], 50, conc, cache_dir, "satwarmup"))
+        walls, bares = [], []
+        for i in range(repeat):
+            walls.append(asyncio.run(run_stack([srv.base_url], n, conc, cache_dir, f"sat{i}")))
+            bares.append(asyncio.run(run_bare(srv.base_url, n, conc)))
+    wall, bare = statistics.median(walls), statistics.median(bares)
+    print()
+    print(f"saturation: {n} requests, {conc} in flight, zero-latency server")
+    print(f"  full stack:                      {n / wall:7.0f} calls/s  [best {n / min(walls):.0f}]")
+    print(f"  bare aiohttp loop (the floor):   {n / bare:7.0f} calls/s  [best {n / min(bares):.0f}]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=2000)
@@ -105,13 +128,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of the stack and bare loops")
     ap.add_argument("--naive", type=int, default=200,
                     help="requests for the sequential loop (its time is scaled to --requests)")
-    ap.add_argument("--servers", default="", help="pool sizes to compare, e.g. 1,2,4")
+    ap.add_argument("--saturate", type=int, default=256,
+                    help="in flight for the zero-latency throughput run (0: skip it)")
+    ap.add_argument("--servers", default="1,4",
+                    help="pool sizes to compare, e.g. 1,2,4 ('': skip the pool run)")
     ap.add_argument("--per-server", type=int, default=8, help="in flight per server in the pool run")
     args = ap.parse_args()
     n, lat, conc = args.requests, args.latency, args.concurrency
-    if n < 1 or conc < 1 or args.repeat < 1 or args.naive < 1 or lat < 0:
+    if n < 1 or conc < 1 or args.repeat < 1 or args.naive < 1 or lat < 0 or args.saturate < 0:
         ap.error("--requests, --concurrency, --repeat and --naive must be at least 1, "
-                 "--latency at least 0")
+                 "--latency and --saturate at least 0")
     with tempfile.TemporaryDirectory() as tmp, Server(lat) as srv:
         cache_dir = Path(tmp)
         asyncio.run(run_stack([srv.base_url], 50, conc, cache_dir, "warmup"))
@@ -138,17 +164,22 @@ def main() -> None:
     print(f"stack cost over the bare loop:     {(wall / bare - 1) * 100:+6.1f} %")
     print(f"naive sequential loop:             {naive:7.3f} s  (measured on {args.naive}, scaled)"
           f"  the stack is {naive / wall:.1f}x faster")
+    if args.saturate:
+        saturate(n, args.saturate, args.repeat)
     if args.servers:
         print()
-        print(f"pool scaling: each server {lat * 1000:.0f} ms, {args.per_server} in flight per server")
+        print(f"pool scaling: each server {lat * 1000:.0f} ms, {args.per_server} in flight per server"
+              f" (median of {args.repeat}; requests per server over all runs)")
         base = None
         for k in [int(x) for x in args.servers.split(",")]:
             servers = [Server(lat).start() for _ in range(k)]
             try:
                 with tempfile.TemporaryDirectory() as tmp:
                     conc_k = args.per_server * k
-                    wall_k = asyncio.run(run_stack([s.base_url for s in servers], n, conc_k,
-                                                   Path(tmp), f"pool{k}"))
+                    wall_k = statistics.median(
+                        asyncio.run(run_stack([s.base_url for s in servers], n, conc_k,
+                                              Path(tmp), f"pool{k}-{i}"))
+                        for i in range(args.repeat))
                     peaks = [s.stats()["peak_in_flight"] for s in servers]
                     counts = [s.stats()["count"] for s in servers]
             finally:
@@ -156,8 +187,10 @@ def main() -> None:
                     s.stop()
             tput = n / wall_k
             base = base or tput
+            ideal_k = n * lat / conc_k
+            ratio = f"{wall_k / ideal_k:5.3f}" if ideal_k > 0 else "  n/a"
             print(f"  {k} server(s): {wall_k:6.3f} s  {tput:7.1f} req/s  x{tput / base:.2f}  "
-                  f"per-server requests {counts}  peaks {peaks}")
+                  f"ratio to ideal {ratio}  per-server requests {counts}  peaks {peaks}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,21 @@
-"""What every HTTP adapter shares: one pooled httpx transport per endpoint, error mapping, timing.
+"""What every HTTP adapter shares: one pooled aiohttp session per endpoint, error mapping, timing.
 
-Requests are httpx ``Request``/``Response`` objects with typed ``httpx.Timeout``s, sent through
-httpx's transport API to aiohttp's connection pool (``httpx-aiohttp``). Two measured reasons
-(bench/overhead.py, 2,000 requests, 20 ms latency, 32 in flight, ratio to the ideal wall time):
+Requests go straight to aiohttp's connection pool. Measured reasons (bench/overhead.py, 20 ms
+loopback server, ratio of wall time to the ideal N × latency ÷ in-flight):
 - httpx's own pool (httpcore) re-scans every waiting request against every connection on each
   state change: ~4 ms of CPU a request at 32 in flight, ratio 9.2;
 - ``AsyncClient.send``'s per-request pipeline (auth flow, redirects, cookies, event hooks — none
-  of which a JSON API call uses) cost +18% over a bare aiohttp loop; calling the transport
-  directly costs +4% (ratio ~1.2, where the bare loop itself reaches ~1.17 on 2 cores).
+  of which a JSON API call uses) cost +18% over a bare aiohttp loop;
+- httpx-aiohttp's transport under httpx's Request/Response objects still cost ~0.1 ms a request
+  (headers built three times, the body read through two async generators, the charset guessed);
+- aiohttp's ``trust_env`` looks up the proxy and ``~/.netrc`` again on every request, each in a
+  worker thread: two thread hops a request, and every hop waits on the GIL while the event loop
+  is busy (up to 5 ms each at a few hundred requests/s). The proxy (HTTP(S)_PROXY, NO_PROXY) and
+  the netrc entry are looked up once, when the session opens, and applied to every request.
+
+A reply is read as bytes; an ``httpx.Response`` is built from them only when it is needed: an
+error status, a Content-Encoding to undo or a charset other than UTF-8. Providers keep seeing
+``httpx.Response`` in ``adapt`` and ``retry_after_from_body``.
 
 A provider module subclasses :class:`HttpAdapter` and writes only ``path``, ``headers``,
 ``body`` and ``parse`` (and ``adapt``, when a model may refuse a body field with a 400 that says
@@ -17,6 +25,7 @@ error classes the retry layer understands here, once.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import functools
 import json
@@ -29,7 +38,9 @@ from typing import Any
 import aiohttp
 import certifi
 import httpx
-from httpx_aiohttp import AiohttpTransport
+from aiohttp import hdrs
+from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
+from yarl import URL
 
 from ..errors import (
     ConnectionFailed,
@@ -41,7 +52,7 @@ from ..errors import (
     RequestRejected,
     ServerError,
 )
-from ..jsonio import load_json
+from ..jsonio import MAX_DEPTH, load_json
 from .base import Completion, Request, estimate_tokens
 
 
@@ -150,17 +161,36 @@ class HttpAdapter:
         self.context_size = context_size
         self._api_key = api_key
         self.timeouts = timeouts or Timeouts()
-        def session() -> aiohttp.ClientSession:
-            # Made inside the running loop on first use. trust_env: HTTP(S)_PROXY and NO_PROXY
-            # apply, as they would with httpx's own client.
-            connector = aiohttp.TCPConnector(limit=max_connections, ssl=_ssl_context())
-            return aiohttp.ClientSession(connector=connector, trust_env=True)
-
-        self._transport = AiohttpTransport(client=session)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None  # opened in the running loop
         # Built once: parsing URLs and timeouts on every call is measurable at 1,000 calls/s.
-        self._url = httpx.URL(self.base_url + self.path)
-        self._headers = {"content-type": "application/json", "accept": "application/json"}
-        self._timeout_ext = self.timeouts.to_httpx().as_dict()
+        self._url: URL | str = _url(self.base_url + self.path)
+        self._headers = {"content-type": "application/json", "accept": "application/json",
+                         **self.headers()}
+        t = self.timeouts
+        self._timeout = aiohttp.ClientTimeout(sock_connect=t.connect, sock_read=t.read,
+                                              connect=t.pool)
+        self._proxy: URL | None = None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
+        self._auth: aiohttp.BasicAuth | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        """The session, made inside the running loop on first use. The environment is read
+        here, once, as aiohttp's ``trust_env`` would read it for every request: a proxy from
+        HTTP(S)_PROXY unless NO_PROXY covers the host (with its ~/.netrc credentials), and
+        ~/.netrc credentials for the host when the provider sends no Authorization header."""
+        self._proxy, self._proxy_auth, self._auth = None, None, None
+        url = self._url
+        if isinstance(url, URL):  # else aiohttp refuses it on every request
+            with contextlib.suppress(LookupError):
+                self._proxy, self._proxy_auth = get_env_proxy_for_url(url)
+            if url.host is not None and hdrs.AUTHORIZATION.lower() not in self._headers:
+                with contextlib.suppress(LookupError):
+                    self._auth = basicauth_from_netrc(netrc_from_env(), url.host)
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=_ssl_context())
+        # The headers are the session's: merged once, not on every request.
+        self._session = aiohttp.ClientSession(connector=connector, headers=self._headers)
+        return self._session
 
     # -- what a provider writes -------------------------------------------------------------
     def headers(self) -> dict[str, str]:
@@ -194,51 +224,64 @@ class HttpAdapter:
 
     async def send(self, request: Request) -> Completion:
         started = time.perf_counter()
-        response = await self._post(request)
+        reply = await self._post(request)
         for _ in range(MAX_ADAPTATIONS):
-            if response.status_code != 400 or not self.adapt(response):
+            if reply.status != 400 or not self.adapt(self._response(reply)):
                 break
-            response = await self._post(request)
+            reply = await self._post(request)
         latency = time.perf_counter() - started
-        if response.status_code >= 400:
-            raise self._status_error(response)
+        if reply.status >= 400:
+            raise self._status_error(self._response(reply))
         try:
-            data = load_json(response.text, as_written=False)
+            data = _load_reply(reply.text() if reply.plain else self._response(reply).text)
             completion = self.parse(data, latency)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise self._err(MalformedResponse,
                             f"unreadable reply body ({type(exc).__name__})") from exc
         return completion
 
-    async def _post(self, request: Request) -> httpx.Response:
+    async def _post(self, request: Request) -> _Reply:
         content = json.dumps(self.body(request), ensure_ascii=False).encode("utf-8")
-        http_request = httpx.Request("POST", self._url, content=content,
-                                     headers={**self._headers, **self.headers()},
-                                     extensions={"timeout": self._timeout_ext})
+        session = self._session or self._open()
         try:
-            response = await self._transport.handle_async_request(http_request)
+            async with session.post(self._url, data=content, timeout=self._timeout,
+                                    allow_redirects=False, auto_decompress=False, auth=self._auth,
+                                    proxy=self._proxy, proxy_auth=self._proxy_auth) as response:
+                body = await response.read()
+                reply = _Reply(response.status, response.raw_headers, body,
+                               _plain(response.headers))
+        except aiohttp.ClientError as exc:
+            raise self._client_error(exc) from exc
+        if not reply.plain:
+            self._response(reply)  # a body that does not decode as its Content-Encoding says
+        return reply
+
+    def _response(self, reply: _Reply) -> httpx.Response:
+        """The reply as an ``httpx.Response`` (its body decoded as its headers say), made once."""
+        if reply.response is None:
             try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        except httpx.TransportError as exc:
-            if _is_timeout(exc):
-                raise self._err(ModelTimeout, f"no reply within the timeout ({_name(exc)})") from exc
-            raise self._err(ConnectionFailed, f"connection failed: {_name(exc)}") from exc
-        except httpx.DecodingError as exc:
-            # The body is not what its Content-Encoding says (e.g. "gzip" over plain text).
-            raise self._err(MalformedResponse, "unreadable reply: the body does not decode as its "
-                            f"Content-Encoding says ({server_line(str(exc), 120)})") from exc
-        except aiohttp.ClientResponseError as exc:
+                reply.response = httpx.Response(reply.status, headers=reply.headers,
+                                                content=reply.body)
+            except httpx.DecodingError as exc:
+                raise self._err(MalformedResponse, "unreadable reply: the body does not decode "
+                                "as its Content-Encoding says "
+                                f"({server_line(str(exc), 120)})") from exc
+        return reply.response
+
+    def _client_error(self, exc: aiohttp.ClientError) -> ModelError:
+        """What aiohttp raised, as the retry layer's error classes."""
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            if isinstance(exc, TimeoutError):
+                return self._err(ModelTimeout, f"no reply within the timeout ({_name(exc)})")
+            return self._err(ConnectionFailed, f"connection failed: {_name(exc)}")
+        if isinstance(exc, aiohttp.ClientResponseError):
             # aiohttp's parser refused the reply's framing: a bad status line, not HTTP at all,
             # a wrong or negative Content-Length, broken chunking, too many or too long headers,
             # data after the end of the reply. Some other server (or a proxy) answered, or it
             # answered badly: retrying may help, like any garbled reply.
-            raise self._err(MalformedResponse, f"unreadable reply: {_framing(exc)}") from exc
-        except aiohttp.ClientError as exc:  # anything else aiohttp raises that the transport passes on
-            raise self._err(ConnectionFailed, f"connection failed: {type(exc).__name__}: "
-                            f"{server_line(str(exc), 120)}") from exc
-        return response
+            return self._err(MalformedResponse, f"unreadable reply: {_framing(exc)}")
+        return self._err(ConnectionFailed, f"connection failed: {type(exc).__name__}: "
+                         f"{server_line(str(exc), 120)}")
 
     def _status_error(self, response: httpx.Response) -> ModelError:
         status = response.status_code
@@ -278,21 +321,66 @@ class HttpAdapter:
         return cls(message, model=self.model, endpoint=self.endpoint)
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
 
-def _is_timeout(exc: httpx.TransportError) -> bool:
-    """The aiohttp transport maps every dropped connection to ConnectTimeout; the cause tells."""
-    cause = exc.__cause__
-    if cause is not None:
-        return isinstance(cause, TimeoutError)
-    return isinstance(exc, httpx.TimeoutException)
+# What aiohttp raises when the connection, not the reply's framing, failed: a timeout, a refused
+# or dropped connection, a body cut short, a proxy that would not connect, a URL it cannot use.
+_TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
+                     aiohttp.ClientHttpProxyError, aiohttp.InvalidUrlClientError,
+                     aiohttp.NonHttpUrlClientError)
 
 
-def _name(exc: httpx.TransportError) -> str:
-    cause = exc.__cause__ or exc
-    text = server_line(str(cause), 160)
-    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+@dataclass(slots=True)
+class _Reply:
+    """A reply read off the wire: status, raw headers, body bytes; ``plain`` when the body needs
+    no decoding but UTF-8's (no Content-Encoding, no other charset)."""
+
+    status: int
+    headers: Any
+    body: bytes
+    plain: bool
+    response: httpx.Response | None = None
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")  # as httpx's Response.text would
+
+
+def _url(text: str) -> URL | str:
+    """The URL as httpx writes it (which percent-encodes what a URL may not hold) and aiohttp
+    then reads it; the text when aiohttp cannot read it, for aiohttp to refuse at each request
+    (a ConnectionFailed, as for any endpoint that cannot be reached)."""
+    written = str(httpx.URL(text))
+    try:
+        return URL(written)
+    except ValueError:
+        return written
+
+
+def _plain(headers: Any) -> bool:
+    encoding = headers.get(hdrs.CONTENT_ENCODING)
+    if encoding and encoding.strip().lower() != "identity":
+        return False
+    kind = headers.get(hdrs.CONTENT_TYPE)
+    if not kind or "charset" not in kind.lower():
+        return True
+    charset = kind.lower().partition("charset=")[2].split(";")[0].strip().strip('"\'')
+    return charset in ("utf-8", "utf8")
+
+
+def _load_reply(text: str) -> Any:
+    """A reply's JSON. ``load_json``'s depth check walks the parsed value (~20 µs a reply); a
+    text with no more brackets than the depth limit cannot nest deeper, and skips it."""
+    if text.count("{") + text.count("[") <= MAX_DEPTH:
+        return json.loads(text)
+    return load_json(text, as_written=False)
+
+
+def _name(exc: BaseException) -> str:
+    text = server_line(str(exc), 160)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _framing(exc: aiohttp.ClientResponseError) -> str:

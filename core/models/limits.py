@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,9 +49,12 @@ class Limiter:
         self.peak_in_flight = 0
         self.waited_s = 0.0
 
-    @asynccontextmanager
-    async def slot(self, tokens: int = 0) -> AsyncIterator[None]:
-        """Hold one in-flight slot for one attempt, after the rate limits allow its start."""
+    def slot(self, tokens: int = 0) -> _Slot:
+        """Hold one in-flight slot for one attempt, after the rate limits allow its start:
+        ``async with limiter.slot(tokens): ...``."""
+        return _Slot(self, tokens)
+
+    async def _enter(self, tokens: int) -> None:
         now = time.monotonic()
         wait = 0.0
         if self._requests is not None:
@@ -63,10 +64,27 @@ class Limiter:
         if wait > 0:
             self.waited_s += wait
             await asyncio.sleep(wait)
-        async with self._slots:
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            try:
-                yield
-            finally:
-                self.in_flight -= 1
+        await self._slots.acquire()
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def _exit(self) -> None:
+        self.in_flight -= 1
+        self._slots.release()
+
+
+class _Slot:
+    """One attempt's hold on a :class:`Limiter` (a class, not an ``asynccontextmanager``: the
+    generator behind one cost ~5 µs an attempt, on every request)."""
+
+    __slots__ = ("_limiter", "_tokens")
+
+    def __init__(self, limiter: Limiter, tokens: int) -> None:
+        self._limiter = limiter
+        self._tokens = tokens
+
+    async def __aenter__(self) -> None:
+        await self._limiter._enter(self._tokens)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._limiter._exit()
