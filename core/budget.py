@@ -53,6 +53,7 @@ class Usage:
     history_hits: int = 0    # of the cache hits: answers earlier runs in the store received
     failures: int = 0        # calls that gave up after every attempt
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of the prompt tokens: reused from the model's KV cache
     completion_tokens: int = 0
     cost: float = 0.0
     latencies: list[float] = field(default_factory=list)
@@ -65,6 +66,7 @@ class Usage:
         self.history_hits += other.history_hits
         self.failures += other.failures
         self.prompt_tokens += other.prompt_tokens
+        self.cached_prompt_tokens += other.cached_prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.cost += other.cost
         self.latencies.extend(other.latencies)
@@ -83,6 +85,7 @@ class Usage:
             "history_hits": self.history_hits,
             "failures": self.failures,
             "prompt_tokens": self.prompt_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost": round(self.cost, 6),
             "latency_p50_s": pct(0.5),

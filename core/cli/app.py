@@ -248,7 +248,10 @@ def _print_result(out: Console, result: TuneResult) -> None:
               f"{orig.estimate.fmt()}"
               + (f"  (p={result.p_value:.3g})" if result.p_value is not None else ""))
     out.print(escape(result.explanation), highlight=False)
-    out.print(f"Calls sent: {result.calls} · cache hits: {result.cache_hits} · "
+    sent = sum(int(u.get("prompt_tokens", 0)) for u in result.usage.values())
+    reused = sum(int(u.get("cached_prompt_tokens", 0)) for u in result.usage.values())
+    tokens = (f"prompt tokens: {sent:,} sent, {sent - reused:,} computed · " if reused else "")
+    out.print(f"Calls sent: {result.calls} · cache hits: {result.cache_hits} · {tokens}"
               f"{result.duration_s:.1f}s · run {result.run_id}")
     out.print(f"Report: {result.report_path}", highlight=False, soft_wrap=True)
     html = Path(result.report_path).with_name("report.html") if result.report_path else None

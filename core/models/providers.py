@@ -92,14 +92,16 @@ class OpenAIAdapter(HttpAdapter):
         content = choice["message"].get("content")
         if not isinstance(content, str):
             raise TypeError("choices[0].message.content is not text")
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
         return Completion(
             text=content,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            prompt_tokens=prompt_tokens,
             completion_tokens=int(usage.get("completion_tokens") or 0),
             latency_s=latency,
             finish_reason=normalize_finish(choice.get("finish_reason")),
             model=self.model,
             endpoint=self.endpoint,
+            cached_prompt_tokens=reused_prompt_tokens(data, prompt_tokens),
         )
 
 
@@ -164,3 +166,29 @@ class AnthropicAdapter(HttpAdapter):
             model=self.model,
             endpoint=self.endpoint,
         )
+
+
+def reused_prompt_tokens(data: Any, prompt_tokens: int) -> int:
+    """How many prompt tokens an OpenAI-format server says it reused rather than computed:
+    ``usage.prompt_tokens_details.cached_tokens`` (OpenAI, vLLM, recent llama.cpp), else
+    llama.cpp's ``timings.prompt_n`` (the tokens it computed). A server's word: anything that is
+    not a count within the prompt counts as nothing reused.
+
+    Examples:
+        >>> reused_prompt_tokens({"usage": {"prompt_tokens_details": {"cached_tokens": 90}}}, 100)
+        90
+        >>> reused_prompt_tokens({"timings": {"prompt_n": 12}}, 100)
+        88
+        >>> reused_prompt_tokens({"usage": {"prompt_tokens_details": {"cached_tokens": 1e9}}}, 100)
+        0
+    """
+    usage = data.get("usage") if isinstance(data, dict) else None
+    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if cached is None and isinstance(data, dict) and isinstance(data.get("timings"), dict):
+        computed = data["timings"].get("prompt_n")
+        if type(computed) is int and 0 <= computed <= prompt_tokens:
+            cached = prompt_tokens - computed
+    if type(cached) is int and 0 <= cached <= prompt_tokens:
+        return cached
+    return 0

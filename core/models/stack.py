@@ -317,6 +317,7 @@ class ModelClient:
         u = self.usage
         u.calls += 1
         u.prompt_tokens += completion.prompt_tokens
+        u.cached_prompt_tokens += completion.cached_prompt_tokens
         u.completion_tokens += completion.completion_tokens
         u.latencies.append(completion.latency_s)
         if self.price is not None:
