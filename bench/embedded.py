@@ -2,8 +2,10 @@
 prefix-first order and several contexts side by side?
 
 Runs the same requests through the embedded adapter per concurrency level, back to back, in each
-mode (``MODES``): ``before``, one llama context taking calls in arrival order (the adapter as it
-was); ``prefix``, one context taking calls longest-shared-prefix first; ``slots`` (the default),
+mode (``MODES``): ``plain``, the adapter as it was before contexts and order existed (one
+``Llama`` on one worker thread, llama-cpp-python reusing whatever prefix its cache holds);
+``before``, the same through the scheduler (one context, arrival order, every answer that of an
+empty cache); ``prefix``, one context taking calls longest-shared-prefix first; ``slots`` (the default),
 up to four contexts, one call per thread side by side, each call where its prefix is cached.
 Every mode gets the same threads. The KV caches are emptied before each measurement. Two
 workloads:
@@ -12,8 +14,9 @@ workloads:
 - ``shared``: one-word answers after a ~300-token prompt: 4 candidate instructions × the same 8
   demonstrations × many examples, submitted interleaved (c1e1, c2e1, c3e1, c4e1, c1e2, …).
 
-It prints calls/s, prompt tokens sent and computed, the ratio to ``before`` and whether every
-answer equals ``before``'s (it exits 1 if not).
+It prints calls/s, prompt tokens sent and computed, the ratio to the first mode and whether every
+answer equals ``before``'s (it exits 1 if one of another mode does not; ``plain`` may differ,
+since it reuses a cached prompt down to its last token: see ``core.models.slots.reusable``).
 
     python bench/embedded.py                           # concurrency 1,2,4,8; 2 threads
     python bench/embedded.py --concurrency 4 --examples 4
@@ -30,8 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import Message, Request
-from core.models.embedded import EmbeddedAdapter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from core import Completion, Message, Request
+from core.models.embedded import EmbeddedAdapter, _open, default_model_path
 
 TOPICS = ["rain", "bread", "a violin", "the moon", "chess", "a river", "coffee", "winter",
           "a lighthouse", "tigers", "glass", "a library", "salt", "thunder", "a bicycle", "honey"]
@@ -90,7 +96,9 @@ class Measure:
         return n / self.seconds
 
 
-MODES = {
+MODES: dict[str, dict[str, Any]] = {
+    # The adapter when the speed issue was filed (see PlainAdapter).
+    "plain": {},
     # The adapter before this bench: one context, one call at a time, in arrival order.
     "before": {"scheduling": "fifo", "slots": 1, "parallel": 1},
     # One context, waiting calls taken longest-shared-prefix first.
@@ -100,11 +108,57 @@ MODES = {
 }
 
 
-async def measure(adapter: EmbeddedAdapter, requests: list[Request], concurrency: int) -> Measure:
-    state = adapter._get()
-    await asyncio.wrap_future(state.executor.submit(  # warm: no measured call is the first
-        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}))
-    state.executor.reset()  # empty KV caches: every measurement starts cold
+class PlainAdapter:
+    """The embedded adapter as it was when the speed issue was filed: one ``Llama``, one call
+    at a time on one worker thread, in arrival order, llama-cpp-python's own prefix reuse."""
+
+    def __init__(self, n_ctx: int, n_threads: int) -> None:
+        self.llama = _open(default_model_path(), n_ctx, n_threads)
+        self.model = default_model_path().name
+        self._pool = ThreadPoolExecutor(1)
+        self._evaluated: list[int] = []
+        original = self.llama.eval
+
+        def counting_eval(tokens: Any) -> Any:
+            self._evaluated.append(len(tokens))
+            return original(tokens)
+
+        self.llama.eval = counting_eval
+
+    def _run(self, request: Request) -> Completion:
+        self._evaluated.clear()
+        out = self.llama.create_chat_completion(
+            messages=[{"role": m.role, "content": m.content} for m in request.messages],
+            max_tokens=request.max_tokens, temperature=request.temperature,
+            top_p=request.top_p, repeat_penalty=1.0, seed=0)
+        usage = out["usage"]
+        computed = self._evaluated[0] if self._evaluated else 0
+        return Completion(text=out["choices"][0]["message"]["content"] or "",
+                          prompt_tokens=usage["prompt_tokens"],
+                          completion_tokens=usage["completion_tokens"], latency_s=0.0,
+                          cached_prompt_tokens=usage["prompt_tokens"] - computed)
+
+    async def send(self, request: Request) -> Completion:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, request)
+
+    async def warm_and_reset(self) -> None:
+        await self.send(Request(messages=(Message("user", "hi"),), max_tokens=1))
+        self.llama.reset()
+
+    def unload(self) -> None:
+        self._pool.shutdown()
+        self.llama.close()
+
+
+async def measure(adapter: EmbeddedAdapter | PlainAdapter, requests: list[Request],
+                  concurrency: int) -> Measure:
+    if isinstance(adapter, PlainAdapter):
+        await adapter.warm_and_reset()
+    else:
+        state = adapter._get()
+        await asyncio.wrap_future(state.executor.submit(  # warm: no measured call is the first
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}))
+        state.executor.reset()  # empty KV caches: every measurement starts cold
     gate = asyncio.Semaphore(concurrency)
 
     async def one(request: Request) -> tuple[str, int, int]:
@@ -125,15 +179,18 @@ def best(a: Measure | None, b: Measure) -> Measure:
 
 async def bench(levels: list[int], n_short: int, examples: int, n_threads: int,
                 repeat: int, modes: list[str]) -> bool:
-    adapters = {mode: EmbeddedAdapter(n_ctx=2048, n_threads=n_threads, **MODES[mode])  # type: ignore[arg-type]
-                for mode in modes}
+    adapters: dict[str, EmbeddedAdapter | PlainAdapter] = {
+        mode: PlainAdapter(2048, n_threads) if mode == "plain"
+        else EmbeddedAdapter(n_ctx=2048, n_threads=n_threads, **MODES[mode])
+        for mode in modes}
     workloads = {"short": short_requests(n_short), "shared": shared_requests(examples)}
     same = True
     first = adapters[modes[0]]
     print(f"embedded {first.model}, n_threads={n_threads} (every mode); "
           f"short: {len(workloads['short'])} calls, shared: {len(workloads['shared'])} calls")
+    judge = "before" if "before" in modes else modes[0]
     print(f"ratio: calls/s against '{modes[0]}' in the same run; same: every answer equal to "
-          f"'{modes[0]}'s")
+          f"'{judge}'s")
     print(f"{'case':<7}{'conc':>5}  {'mode':<7}{'calls/s':>8}{'sent':>8}{'computed':>10}"
           f"{'ratio':>7}  same")
     for case, requests in workloads.items():
@@ -142,16 +199,16 @@ async def bench(levels: list[int], n_short: int, examples: int, n_threads: int,
             for _ in range(repeat):  # alternated, the fastest of each kept: less noise
                 for mode in modes:
                     got[mode] = best(got[mode], await measure(adapters[mode], requests, level))
-            base = got[modes[0]]
-            assert base is not None
+            base, truth = got[modes[0]], got[judge]
+            assert base is not None and truth is not None
             n = len(requests)
             for mode in modes:
                 m = got[mode]
                 assert m is not None
-                agree = m.texts == base.texts
-                same = same and agree
-                tail = (f"{m.rate(n) / base.rate(n):6.2f}x  {'yes' if agree else 'NO'}"
-                        if mode != modes[0] else "")
+                agree = m.texts == truth.texts
+                same = same and (agree or mode == "plain")
+                ratio = f"{m.rate(n) / base.rate(n):6.2f}x" if mode != modes[0] else " " * 7
+                tail = f"{ratio}  {'yes' if agree else 'NO'}" if mode != judge else ""
                 print(f"{case:<7}{level:>5}  {mode:<7}{m.rate(n):>8.2f}{m.sent:>8}"
                       f"{m.computed:>10}{tail:>7}")
             sys.stdout.flush()
@@ -171,7 +228,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="measure each this many times, keep the best")
     ap.add_argument("--parallel", type=int, default=None,
                     help="calls side by side in the slots mode (default: one per thread)")
-    ap.add_argument("--modes", default="before,prefix,slots",
+    ap.add_argument("--modes", default="plain,before,slots",
                     help=f"comma-separated, the first is the baseline: {', '.join(MODES)}")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",") if x]

@@ -7,6 +7,8 @@ The real-model tests run SmolLM2-135M on one thread (see test_real_models.py) an
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -133,6 +135,102 @@ def test_each_candidate_keeps_a_context_of_its_own() -> None:
     assert [len(c.computed) for c in contexts] == [4, 4, 0]  # one candidate per context
     computed = sorted(r[1] for r in results)
     assert computed == [2] * 6 + [42] * 2  # each prefix computed once, then two tokens a call
+
+
+class GatedLlama(FakeLlama):
+    """A FakeLlama whose calls run until the test lets them finish, and that records the
+    threads in use (the scheduler's ``_set_threads`` is patched to set ``threads``)."""
+
+    def __init__(self, log: list[int], in_use: list[int], gate: threading.Event) -> None:
+        super().__init__()
+        self.threads, self._log, self._in_use, self._gate = 0, log, in_use, gate
+
+    def create_chat_completion(self, messages: list[dict[str, str]]) -> dict[str, object]:
+        self._in_use[0] += self.threads
+        self._log.append(self._in_use[0])
+        try:
+            assert self._gate.wait(timeout=10)
+            return super().create_chat_completion(messages)
+        finally:
+            self._in_use[0] -= self.threads
+
+
+def test_calls_side_by_side_never_use_more_threads_than_given(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call that starts alone gets both threads; one arriving meanwhile waits for it (on two
+    cores a third spinning thread slowed a real tune's calls 2-3x), then calls that wait
+    together share the threads."""
+    def set_threads(slot: slots_module._Slot, threads: int) -> None:
+        slot.threads = slot.llama.threads = threads
+
+    monkeypatch.setattr(slots_module, "_set_threads", set_threads)
+    log: list[int] = []
+    in_use = [0]
+    gate = threading.Event()
+    contexts = [GatedLlama(log, in_use, gate) for _ in range(4)]
+    scheduler = FakeScheduler(contexts, parallel=2, n_threads=2)
+    try:
+        first = scheduler.submit({"messages": [{"content": "alone"}]})
+        deadline = time.monotonic() + 10
+        while not log and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert log == [2]  # alone: both threads
+        later = [scheduler.submit({"messages": [{"content": f"later {i}"}]}) for i in range(3)]
+        time.sleep(0.2)
+        assert log == [2] and not any(f.running() or f.done() for f in later)  # waits
+        gate.set()
+        for future in [first, *later]:
+            future.result(timeout=10)
+    finally:
+        gate.set()
+        scheduler.close()
+    assert max(log) <= 2 and len(log) == 4
+
+
+def prime(llama: FakeLlama, text: str) -> None:
+    tokens = [ord(c) for c in text]
+    llama.input_ids[: len(tokens)] = tokens
+    llama.n_tokens = len(tokens)
+
+
+def test_a_call_alone_runs_where_its_prefix_is_cached() -> None:
+    """A lone waiting call is not compared with the contexts before its tokens are known (it
+    went to the least recently used context and computed its whole prompt again)."""
+    contexts = [FakeLlama(), FakeLlama(), FakeLlama()]
+    scheduler = FakeScheduler(contexts, parallel=1, n_threads=1)
+    try:
+        for text in ("A" * 40 + "1x", "B" * 40 + "1x", "B" * 40 + "2x"):  # one at a time
+            result = scheduler.submit({"messages": [{"content": text}]}).result(timeout=10)
+    finally:
+        scheduler.close()
+    assert result[1] == 2 and contexts[1].computed == [42, 2]  # in B's context: the tail
+
+
+def test_a_call_waits_for_the_busy_context_that_holds_its_prefix() -> None:
+    """Rather than compute its prefix again in an idle context (evicting another candidate's),
+    a call waits for the busy context that holds most of its prompt; a call that no busy
+    context helps runs at once."""
+    contexts = [FakeLlama(), FakeLlama(), FakeLlama()]
+    prime(contexts[0], "A" * 40 + "1x")
+    prime(contexts[1], "B" * 40 + "1x")
+    scheduler = FakeScheduler(contexts, parallel=2, n_threads=2)
+    try:
+        with scheduler._cond:  # the workers wait for this lock: the choice is ours to watch
+            a_slot, _, empty = scheduler._slots
+            a_slot.busy = True
+            waiting = _Job({"messages": [{"content": "A" * 40 + "2x"}]}, "prefix", 0)
+            scheduler._pending.append(waiting)
+            assert scheduler._choose() is None  # waits for A's context
+            other = _Job({"messages": [{"content": "C" * 40}]}, "prefix", 1)
+            scheduler._pending.append(other)
+            assert scheduler._choose() == (other, empty)  # nothing to wait for: runs now
+            scheduler._pending.remove(other)
+            a_slot.busy = False
+            assert scheduler._choose() == (waiting, a_slot)
+            scheduler._pending.clear()
+    finally:
+        scheduler.close()
 
 
 def test_reuse_never_leaves_a_one_row_batch_that_a_cold_run_would_not_have() -> None:

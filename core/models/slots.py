@@ -10,8 +10,14 @@ Which call runs next, and in which context: the pair whose cached tokens share t
 prefix with the call's prompt (the candidates of a round share their instruction and
 demonstrations, so each context keeps one candidate's prefix and computes only each example's
 tail). Ties go to the oldest call; a call passed over ``MAX_PASSED`` times runs next. A call
-that no idle context holds most of goes to an empty context rather than evict another
-candidate's prefix; else to the least recently used one.
+whose prefix only a busy context holds waits for it; a call that no context holds most of goes
+to an empty context rather than evict another candidate's prefix, else to the least recently
+used one.
+
+Threads: the calls running at once never use more than the file's ``n_threads`` together. A
+call alone gets all of them; one that arrives meanwhile waits for it, since llama.cpp's threads
+spin at every step while they wait for each other, and a third thread on two cores slowed a
+real tune's calls two to three times over.
 
 Every call still computes exactly what it would on an empty cache (see ``reusable``), so the
 answers at temperature 0 are those of one-at-a-time decoding, whatever the order or the context.
@@ -26,6 +32,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any, Literal
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 
 Scheduling = Literal["prefix", "fifo"]
@@ -39,7 +47,7 @@ Outcome = tuple[dict[str, Any], int, float]
 class _Job:
     """One pending call: its parameters, its prompt's tokens once known, and its future."""
 
-    __slots__ = ("future", "params", "passed", "scheduling", "seq", "tokens")
+    __slots__ = ("array", "future", "params", "passed", "scheduling", "seq", "tokens")
 
     def __init__(self, params: dict[str, Any], scheduling: Scheduling, seq: int) -> None:
         self.params = params
@@ -47,6 +55,7 @@ class _Job:
         self.seq = seq
         self.future: Future[Outcome] = Future()
         self.tokens: list[int] | None = None
+        self.array: Any = None  # tokens as a numpy array, for fast prefix comparisons
         self.passed = 0
 
 
@@ -73,18 +82,17 @@ class _DryRun:
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens ``a`` and ``b`` share.
+    """How many leading tokens ``a`` and ``b`` share (lists or numpy arrays; arrays are fast).
 
     Examples:
         >>> common_prefix([1, 2, 3], [1, 2, 4, 5]), common_prefix([], [1]), common_prefix([7], [7])
         (2, 0, 1)
     """
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    differ = np.flatnonzero(np.asarray(a[:n]) != np.asarray(b[:n]))
+    return int(differ[0]) if differ.size else n
 
 
 def pick_pair(jobs: Sequence[_Job], states: Sequence[Sequence[int]],
@@ -108,7 +116,8 @@ def pick_pair(jobs: Sequence[_Job], states: Sequence[Sequence[int]],
     oldest = jobs[0]
 
     def best_state(job: _Job) -> tuple[int, int]:
-        shared = [common_prefix(s, job.tokens or ()) for s in states]
+        mine = job.array if job.array is not None else (job.tokens or ())
+        shared = [common_prefix(s, mine) for s in states]
         top = max(shared)
         return top, shared.index(top)
 
@@ -156,6 +165,26 @@ def reusable(cached: int, length: int, n_batch: int) -> int:
     return keep
 
 
+def _waits(job: _Job, idle: Sequence[Any], busy: Sequence[Any]) -> bool:
+    """Whether ``job`` should wait for a busy context rather than run in an idle one: a busy
+    one holds most of its prompt and no idle one does. Running it now would compute that
+    prefix again and evict another candidate's from an idle context, while the busy call (a
+    sibling of the same candidate, most often) ends soon.
+
+    Examples:
+        >>> j = _Job({}, "prefix", 0)
+        >>> j.tokens = [1, 2, 3, 4]
+        >>> _waits(j, [[9]], [[1, 2, 3]]), _waits(j, [[1, 2, 3]], [[1, 2, 3]]), _waits(j, [], [[5]])
+        (True, False, False)
+    """
+    mine = job.array if job.array is not None else (job.tokens or ())
+    if not len(mine):
+        return False
+    best_busy = max((common_prefix(s, mine) for s in busy), default=0)
+    best_idle = max((common_prefix(s, mine) for s in idle), default=0)
+    return best_busy * 2 >= len(mine) and best_idle * 2 < len(mine)
+
+
 class _Slot:
     """One llama context over the shared weights: its KV cache and what is known of it."""
 
@@ -181,6 +210,12 @@ class _Slot:
         llama = self.llama
         cached: list[int] = llama.input_ids[: llama.n_tokens].tolist()
         return cached
+
+    def held(self) -> Any:
+        """The tokens its KV cache holds, as a numpy array (a copy: a busy context's call
+        may be writing them; a stale read only costs the order some speed)."""
+        llama = self.llama
+        return np.array(llama.input_ids[: llama.n_tokens])
 
 
 def _set_threads(slot: _Slot, threads: int) -> None:
@@ -214,7 +249,7 @@ class Scheduler:
         self.max_passed = max_passed
         self.llama = contexts[0]  # tokenizes prompts for the order (read-only, see prompt_tokens)
         self._slots: list[_Slot] = [_Slot(llama, self.n_threads) for llama in contexts]
-        self._running = 0
+        self._threads_used = 0  # by the calls running now: never more than n_threads
         self._uses = 0
         self._cond = threading.Condition()
         self._pending: list[_Job] = []
@@ -299,61 +334,85 @@ class Scheduler:
         # another thread's team would spin beside it for nothing.
         while True:
             with self._cond:
-                while not self._closed and not (self._pending
-                                                and min(self._idle_workers) == me):
+                while True:
+                    if self._closed and not self._pending:
+                        return  # closed and drained
+                    if self._may_start(me):
+                        try:
+                            choice = self._choose()
+                        except Exception:  # a bug in the ordering must not stop the model
+                            log.exception("embedded scheduler: falling back to arrival order")
+                            choice = self._pending[0], self._least_recent()
+                        if choice is not None:
+                            break
                     self._cond.wait()
-                if not self._pending:
-                    return  # closed and drained
+                job, slot = choice
                 self._idle_workers.discard(me)
-                try:
-                    job, slot = self._choose()
-                except Exception:  # a bug in the ordering must not stop the model
-                    log.exception("embedded scheduler: falling back to arrival order")
-                    job, slot = self._pending[0], self._least_recent()
-                self._pending.remove(job)
-                self._running += 1
-                slot.busy = True
                 threads = self._share()
+                self._pending.remove(job)
+                self._threads_used += threads
+                slot.busy = True
             try:
                 if job.future.set_running_or_notify_cancel():
                     _set_threads(slot, threads)
                     self._run(slot, job)
+            except BaseException as exc:  # _run hands the call's own errors over; not these
+                if not job.future.done():
+                    job.future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                log.exception("embedded scheduler: a call failed outside the model")
             finally:
                 with self._cond:
-                    self._running -= 1
+                    self._threads_used -= threads
                     self._idle_workers.add(me)
                     slot.busy = False
                     self._uses += 1
                     slot.last_used = self._uses
                     self._cond.notify_all()
 
+    def _may_start(self, me: int) -> bool:
+        """Under the lock: whether worker ``me`` takes a call now. Only with a thread to spare:
+        llama.cpp's threads wait for each other at every step by spinning, so one thread more
+        than there are cores (a call on two threads and one beside it on a third, on two
+        cores) slows both calls several times over; a call that arrives while another has all
+        the threads waits for it."""
+        return (bool(self._pending) and min(self._idle_workers) == me
+                and self._threads_used < self.n_threads)
+
     def _share(self) -> int:
-        """Threads for a call starting now: the file's threads split among the calls that run
-        beside it (those running, and those waiting that will start at once)."""
-        side_by_side = min(self.parallel, self._running + len(self._pending))
-        return max(1, self.n_threads // max(1, side_by_side))
+        """Under the lock: threads for a call starting now, the free threads split among the
+        calls that will start beside it (those waiting, up to the idle workers)."""
+        free = self.n_threads - self._threads_used
+        side_by_side = min(len(self._pending), len(self._idle_workers) + 1, free)
+        return max(1, free // max(1, side_by_side))
 
     def _least_recent(self) -> _Slot:
         return min((s for s in self._slots if not s.busy), key=lambda s: s.last_used)
 
-    def _choose(self) -> tuple[_Job, _Slot]:
+    def _choose(self) -> tuple[_Job, _Slot] | None:
         """Under the lock: the next job and the idle context to run it in (fewer calls run
-        than there are contexts, so one is idle)."""
+        than there are contexts, so one is idle), or None when every waiting job is better
+        off waiting for a busy context that holds most of its prompt (see ``_waits``)."""
         jobs = self._pending
         idle = [s for s in self._slots if not s.busy]
-        if len(jobs) > 1 and jobs[0].scheduling != "fifo":
-            for job in jobs:
-                if job.tokens is None:
-                    job.tokens = self.prompt_tokens(job.params)
-        states = [s.tokens() for s in idle]
-        job, where = pick_pair(jobs, states, self.max_passed)
-        if job.tokens is None:
-            job.tokens = self.prompt_tokens(job.params)
-        if job.tokens and common_prefix(states[where], job.tokens) * 2 >= len(job.tokens):
+        for job in jobs:  # known before the pick, even for a job alone: the pick says where
+            if job.tokens is None:
+                job.tokens = self.prompt_tokens(job.params)
+                job.array = np.asarray(job.tokens, dtype=np.int64)
+        states = [s.held() for s in idle]
+        ready = list(jobs)
+        if jobs[0].scheduling != "fifo":
+            held = [s.held() for s in self._slots if s.busy]
+            ready = [j for j in jobs if not _waits(j, states, held)]
+            if not ready:
+                return None
+        job, where = pick_pair(ready, states, self.max_passed)
+        if job.tokens and common_prefix(states[where], job.array) * 2 >= len(job.tokens):
             return job, idle[where]  # most of its prompt is cached there
         # Little to reuse: an empty context, else the least recently used one; the others
         # keep their prefixes for the calls that share them.
-        empty = [s for s, state in zip(idle, states, strict=True) if not state]
+        empty = [s for s, state in zip(idle, states, strict=True) if not len(state)]
         return job, empty[0] if empty else self._least_recent()
 
     def _run(self, slot: _Slot, job: _Job) -> None:
