@@ -328,6 +328,36 @@ async def test_a_budget_too_small_to_compare_two_prompts_fails_before_any_call(
         store.close()
 
 
+async def test_a_clear_winner_cut_short_by_the_budget_goes_to_the_held_out_check(
+    fake_openai: FakeServer, tmp_path: Path
+) -> None:
+    """The budget runs out while the one proposal is scored: it answered 11 of 12 dev
+    examples, all right, where the original got none. It is not dropped for want of two
+    answers ("no candidate beat the original"): it goes to the held-out check and wins there."""
+    reviews = {f"Review {i}: {'a great' if i % 2 else 'an awful'} film, {i} stars.":
+               "positive" if i % 2 else "negative" for i in range(40)}
+    rules: list[list[str]] = [[SLOT, proposal(GOOD)]]
+    rules += [[GOOD.replace(SLOT, text), label] for text, label in reviews.items()]
+    fake_openai.configure(rules=rules, reply=f"fixed:{WRONG}")
+    task = Task(name="sentiment", description="Label a movie review positive or negative.",
+                messages=(Message("user", ORIGINAL),), metric="label",
+                labels=("positive", "negative"),
+                examples=tuple(Example(inputs={"text": t}, expected=e)
+                               for t, e in reviews.items()))
+    # 12 baseline + 2 proposals (the same prompt) + 11 of its 12 answers; 24 kept back for the
+    # held-out check: the least budget that can compare two prompts at all
+    result = await run(fake_openai, tmp_path, task, **{
+        "budget.max_calls": 49, "tune.max_examples": 12})
+
+    assert result.status == "budget_exhausted"
+    assert result.best.candidate.text() == GOOD and result.best.partial
+    assert result.best.dev is not None and result.best.dev.n == 11
+    assert result.best.test is not None and result.best.test.n == 12  # held out, all right
+    assert result.heldout and result.improved
+    assert "budget ran out" in result.pick and "11 of the 12 dev examples" in result.pick
+    assert "when the budget ran out" in result.best.candidate.note
+
+
 @pytest.mark.parametrize(("max_calls", "cut"), [
     (9, "the variation"),   # baseline 4 + 2 proposals + 3 of the variation's 4 answers
     (12, "the rewrite"),    # ... + 4 answers + 1 rewrite + 1 of its 4 answers
