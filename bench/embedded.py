@@ -16,7 +16,7 @@ workloads:
 
 It prints calls/s, prompt tokens sent and computed, the ratio to the first mode and whether every
 answer equals ``before``'s (it exits 1 if one of another mode does not; ``plain`` may differ,
-since it reuses a cached prompt down to its last token: see ``core.models.slots.reusable``).
+since it reuses a cached prompt down to its last token: see ``core.models.order.reusable``).
 
     python bench/embedded.py                           # concurrency 1,2,4,8; 2 threads
     python bench/embedded.py --concurrency 4 --examples 4

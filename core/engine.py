@@ -67,7 +67,7 @@ from .review import (
 from .run_files import write_run_files
 from .safety import ModerationModel, SafetyScreen
 from .screening import Screening
-from .selection import Pick, PriceFn, pick
+from .selection import Pick, PriceFn, cut_short_winner, pick
 from .splits import auto_splits
 from .store import Store
 from .strategies import Scored, Strategy, StrategyContext, get_strategy
@@ -564,17 +564,17 @@ class TuneRun:
         """The search's winner (``core.selection``); its note says why when it was picked over
         a higher-scoring tie as the cheaper. When the budget ran out (``cut``) and no fully
         scored candidate beats the original, a candidate cut short that already beats it
-        goes to the held-out check instead (``_cut_short_winner``)."""
+        goes to the held-out check instead (``core.selection.cut_short_winner``)."""
         ranked = self._scored(n_dev) or [self.evaluations[self.original.id]]
         if cut and ranked[0].candidate.id == self.original.id:
-            found = self._cut_short_winner(n_dev)
+            rest = [e for e in self.evaluations.values() if e.candidate.id not in self.pruned]
+            found = cut_short_winner(rest, self.evaluations[self.original.id], n_dev,
+                                     alpha=self.settings.tune.alpha)
             if found is not None:
-                winner, reason, note = found
-                self.pick_reason = reason
-                noted = replace(winner.candidate, note=note)
-                winner.candidate = noted
-                self.store.set_candidate_note(self.run_id, noted.id, note)
-                return Pick(winner, winner, (winner,), reason, note)
+                self.pick_reason = found.reason
+                found.chosen.candidate = replace(found.chosen.candidate, note=found.note)
+                self.store.set_candidate_note(self.run_id, found.chosen.candidate.id, found.note)
+                return found
         chosen = pick(ranked, self.original.id, alpha=self.settings.tune.alpha,
                       seed=self.settings.tune.seed, price=price)
         self.pick_reason = chosen.reason
@@ -584,38 +584,6 @@ class TuneRun:
             chosen.chosen.candidate = noted
             self.store.set_candidate_note(self.run_id, cand.id, noted.note)
         return chosen
-
-    def _cut_short_winner(self, n_dev: int) -> tuple[Evaluation, str, str] | None:
-        """The candidate the budget cut short that beats the original most on the dev examples
-        both answered, when they are at least half of them and the paired sign test says so
-        at ``tune.alpha``; with why, long and short. Without this, a run whose budget ran out
-        while scoring a clearly better prompt kept the original ("nothing beat it")."""
-        base = self.evaluations[self.original.id]
-        alpha = self.settings.tune.alpha
-        best: tuple[float, Evaluation, str, str] | None = None
-        for e in self.evaluations.values():
-            if (e.candidate.id == self.original.id or e.candidate.id in self.pruned
-                    or (not e.partial and len(e.results) >= n_dev)):
-                continue
-            shared = sorted(base.results.keys() & e.results.keys())
-            if not shared or len(shared) * 2 < n_dev:
-                continue
-            theirs = [base.results[i].score for i in shared]
-            mine = [e.results[i].score for i in shared]
-            _, _, p = sign_test(theirs, mine)
-            gain = (sum(mine) - sum(theirs)) / len(shared)
-            if p >= alpha or gain <= 0 or (best is not None and gain <= best[0]):
-                continue
-            a, b = sum(mine) / len(shared), sum(theirs) / len(shared)
-            reason = (f"The budget ran out while `{e.candidate.id}` was being scored: it "
-                      f"answered {len(shared)} of the {n_dev} dev examples and beat the original "
-                      f"on those ({a:.0%} against {b:.0%}, paired sign test p={p:.2g} < "
-                      f"{alpha:g}), while no fully scored candidate did, so it went to the "
-                      f"held-out check.")
-            note = (f"scored on {len(shared)} of {n_dev} dev examples when the budget ran out; "
-                    f"{a:.0%} against the original's {b:.0%} on those (p={p:.2g})")
-            best = (gain, e, reason, note)
-        return None if best is None else best[1:]
 
     async def _confirm(self, evaluator: Evaluator, splits: Splits,
                        best: Evaluation) -> Confirmation:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .evaluator import Evaluation
-from .metrics.stats import compare_paired
+from .metrics.stats import compare_paired, sign_test
 from .models.base import Completion
 
 PriceFn = Callable[[Completion], float]
@@ -113,3 +113,34 @@ def pick(ranked: Sequence[Evaluation], original_id: str, *, alpha: float, seed: 
             f"{alpha:g}) as the cheaper: {mine.tokens:.0f} prompt tokens per answer against "
             f"{theirs.tokens:.0f}")
     return Pick(chosen, top, tuple(tied), reason, note)
+
+
+def cut_short_winner(evaluations: Sequence[Evaluation], original: Evaluation, n_dev: int, *,
+                     alpha: float) -> Pick | None:
+    """Among ``evaluations`` the budget cut short (fewer than ``n_dev`` dev answers), the one
+    that beats ``original`` most on the dev examples both answered, when they are at least half
+    of them and the paired sign test says so at ``alpha``; as a Pick whose reason and note say
+    on what evidence. For a run whose budget ran out while no fully scored candidate beat the
+    original: without it, a clearly better prompt cut off mid-evaluation lost by default. The
+    held-out check still decides."""
+    best: tuple[float, Pick] | None = None
+    for e in evaluations:
+        if e.candidate.id == original.candidate.id or (not e.partial and len(e.results) >= n_dev):
+            continue
+        shared = sorted(original.results.keys() & e.results.keys())
+        if not shared or len(shared) * 2 < n_dev:
+            continue
+        theirs = [original.example_score(i) for i in shared]
+        mine = [e.example_score(i) for i in shared]
+        _, _, p = sign_test(theirs, mine)
+        a, b = sum(mine) / len(shared), sum(theirs) / len(shared)
+        if p >= alpha or a <= b or (best is not None and a - b <= best[0]):
+            continue
+        reason = (f"The budget ran out while `{e.candidate.id}` was being scored: it answered "
+                  f"{len(shared)} of the {n_dev} dev examples and beat the original on those "
+                  f"({a:.0%} against {b:.0%}, paired sign test p={p:.2g} < {alpha:g}), while no "
+                  f"fully scored candidate did, so it went to the held-out check.")
+        note = (f"scored on {len(shared)} of {n_dev} dev examples when the budget ran out; "
+                f"{a:.0%} against the original's {b:.0%} on those (p={p:.2g})")
+        best = (a - b, Pick(e, e, (e,), reason, note))
+    return None if best is None else best[1]

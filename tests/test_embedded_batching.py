@@ -17,7 +17,7 @@ import pytest
 from core.models import slots as slots_module
 from core.models.base import Message, Request
 from core.models.embedded import EmbeddedAdapter
-from core.models.slots import MAX_PASSED, _Job, common_prefix, pick, pick_pair, reusable
+from core.models.order import MAX_PASSED, _Job, common_prefix, pick, pick_pair, reusable
 
 N_CTX = 1024  # its own loaded copy: test_real_models.py frees the 2048 one it uses
 

