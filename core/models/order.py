@@ -29,16 +29,26 @@ Outcome = tuple[dict[str, Any], int, float]
 class _Job:
     """One pending call: its parameters, its prompt's tokens once known, and its future."""
 
-    __slots__ = ("array", "future", "params", "passed", "scheduling", "seq", "tokens")
+    __slots__ = ("_tokens", "array", "future", "params", "passed", "scheduling", "seq")
 
     def __init__(self, params: dict[str, Any], scheduling: Scheduling, seq: int) -> None:
         self.params = params
         self.scheduling = scheduling
         self.seq = seq
         self.future: Future[Outcome] = Future()
-        self.tokens: list[int] | None = None
-        self.array: Any = None  # tokens as a numpy array, for fast prefix comparisons
+        self._tokens: list[int] | None = None
+        self.array: Any = np.empty(0, dtype=np.int64)  # the tokens, for fast prefix comparisons
         self.passed = 0
+
+    @property
+    def tokens(self) -> list[int] | None:
+        """The prompt's tokens, once known (``array`` holds the same as a numpy array)."""
+        return self._tokens
+
+    @tokens.setter
+    def tokens(self, tokens: list[int] | None) -> None:
+        self._tokens = tokens
+        self.array = np.asarray(tokens or (), dtype=np.int64)
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -76,8 +86,7 @@ def pick_pair(jobs: Sequence[_Job], states: Sequence[Sequence[int]],
     oldest = jobs[0]
 
     def best_state(job: _Job) -> tuple[int, int]:
-        mine = job.array if job.array is not None else (job.tokens or ())
-        shared = [common_prefix(s, mine) for s in states]
+        shared = [common_prefix(s, job.array) for s in states]
         top = max(shared)
         return top, shared.index(top)
 
@@ -137,7 +146,7 @@ def waits(job: _Job, idle: Sequence[Any], busy: Sequence[Any]) -> bool:
         >>> waits(j, [[9]], [[1, 2, 3]]), waits(j, [[1, 2, 3]], [[1, 2, 3]]), waits(j, [], [[5]])
         (True, False, False)
     """
-    mine = job.array if job.array is not None else (job.tokens or ())
+    mine = job.array
     if not len(mine):
         return False
     best_busy = max((common_prefix(s, mine) for s in busy), default=0)

@@ -87,11 +87,6 @@ class _Slot:
 
         llama.eval = counting_eval
 
-    def tokens(self) -> list[int]:
-        llama = self.llama
-        cached: list[int] = llama.input_ids[: llama.n_tokens].tolist()
-        return cached
-
     def held(self) -> Any:
         """The tokens its KV cache holds, as a numpy array (a copy: a busy context's call
         may be writing them; a stale read only costs the order some speed)."""
@@ -274,17 +269,16 @@ class Scheduler:
     def _choose(self) -> tuple[_Job, _Slot] | None:
         """Under the lock: the next job and the idle context to run it in (fewer calls run
         than there are contexts, so one is idle), or None when every waiting job is better
-        off waiting for a busy context that holds most of its prompt (see ``_waits``)."""
+        off waiting for a busy context that holds most of its prompt (see ``waits``)."""
         jobs = self._pending
         idle = [s for s in self._slots if not s.busy]
         for job in jobs:  # known before the pick, even for a job alone: the pick says where
             if job.tokens is None:
                 job.tokens = self.prompt_tokens(job.params)
-                job.array = np.asarray(job.tokens, dtype=np.int64)
         states = [s.held() for s in idle]
         ready = list(jobs)
-        if jobs[0].scheduling != "fifo":
-            held = [s.held() for s in self._slots if s.busy]
+        held = [s.held() for s in self._slots if s.busy]
+        if held and jobs[0].scheduling != "fifo":  # nothing busy: nothing to wait for
             ready = [j for j in jobs if not waits(j, states, held)]
             if not ready:
                 return None
@@ -298,9 +292,11 @@ class Scheduler:
 
     def _run(self, slot: _Slot, job: _Job) -> None:
         llama = slot.llama
-        tokens = job.tokens if job.tokens is not None else self.prompt_tokens(job.params)
+        if job.tokens is None:  # ordered without them (the order's fallback)
+            job.tokens = self.prompt_tokens(job.params)
+        tokens = job.tokens
         if tokens:
-            common = common_prefix(slot.tokens(), tokens)
+            common = common_prefix(slot.held(), job.array)
             keep = reusable(min(common, slot.clean), len(tokens), llama.n_batch)
             if keep < llama.n_tokens:
                 llama.n_tokens = keep  # Llama.generate drops the KV cells past it
