@@ -566,17 +566,13 @@ class TuneRun:
         scored candidate beats the original, a candidate cut short that already beats it
         goes to the held-out check instead (``core.selection.cut_short_winner``)."""
         ranked = self._scored(n_dev) or [self.evaluations[self.original.id]]
+        found = None
         if cut and ranked[0].candidate.id == self.original.id:
             rest = [e for e in self.evaluations.values() if e.candidate.id not in self.pruned]
             found = cut_short_winner(rest, self.evaluations[self.original.id], n_dev,
                                      alpha=self.settings.tune.alpha)
-            if found is not None:
-                self.pick_reason = found.reason
-                found.chosen.candidate = replace(found.chosen.candidate, note=found.note)
-                self.store.set_candidate_note(self.run_id, found.chosen.candidate.id, found.note)
-                return found
-        chosen = pick(ranked, self.original.id, alpha=self.settings.tune.alpha,
-                      seed=self.settings.tune.seed, price=price)
+        chosen = found or pick(ranked, self.original.id, alpha=self.settings.tune.alpha,
+                               seed=self.settings.tune.seed, price=price)
         self.pick_reason = chosen.reason
         if chosen.note:
             cand = chosen.chosen.candidate
