@@ -66,7 +66,7 @@ from .review import (
 )
 from .run_files import write_run_files
 from .safety import ModerationModel, SafetyScreen
-from .screening import Screening
+from .screening import Predicted, Screening, most_promising_first
 from .selection import Pick, PriceFn, cut_short_winner, pick
 from .splits import auto_splits
 from .store import Store
@@ -281,8 +281,9 @@ class TuneRun:
         """The strategy's new proposals that pass the screening (``core.screening``: faithful
         to the task, no near-duplicate of a measured prompt, no confident predicted loser);
         when some are rejected it is asked again for as many, ``tune.faithfulness_retries``
-        times at most."""
+        times at most. The most promising by the score predictor come first."""
         fresh: list[Candidate] = []
+        predictions: Predicted = {}
         for retry in range(self.settings.tune.faithfulness_retries + 1):
             ctx.retry = retry
             made = [c for c in await strategy.step(ctx, n - len(fresh))
@@ -292,10 +293,11 @@ class TuneRun:
             rejected, predicted = await self.screening.screen(made, known, measured)
             fresh += self._admit(made, rejected)
             self.screening.record(made, predicted)
+            predictions.update(predicted)
             if not rejected or len(fresh) >= n:
                 break
         ctx.retry = 0
-        return fresh
+        return most_promising_first(fresh, predictions)
 
     async def _score(self, evaluator: Evaluator, cands: Sequence[Candidate],
                      examples: Sequence[Example], upto: int | None = None,

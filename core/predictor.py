@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,17 +148,6 @@ class Predictor:
 
     def predict(self, parent: Candidate, child: Candidate) -> Prediction:
         return self.predict_factors(factors_of(parent, child))
-
-    def order(self, parent_of: Mapping[str, Candidate],
-              proposals: Iterable[Candidate]) -> list[tuple[Candidate, Prediction]]:
-        """Proposals with their predictions, best predicted gain first (ties in the given order).
-        A proposal whose first parent is not in ``parent_of`` gets the no-knowledge prediction."""
-        made = []
-        for child in proposals:
-            parent = parent_of.get(child.parents[0]) if child.parents else None
-            made.append((child, self.predict(parent, child) if parent is not None else
-                         Prediction(0.0, -1.0, 1.0, 0, (_operator(child),))))
-        return sorted(made, key=lambda cp: -cp[1].gain)
 
 
 def _clip(value: float) -> float:

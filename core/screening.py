@@ -29,6 +29,13 @@ from .warmstart import describe, precedents, seeds
 Predicted = dict[str, tuple[Prediction, str]]  # id -> (prediction, why it is skipped or "")
 
 
+def most_promising_first(made: Sequence[Candidate], predicted: Predicted) -> list[Candidate]:
+    """``made`` by predicted gain over the parent, highest first; a proposal without a prediction
+    counts as 0 (no knowledge), and equals keep their order. Scoring starts in this order, so
+    when the budget runs out mid-round the promising proposals are the ones measured."""
+    return sorted(made, key=lambda c: -predicted[c.id][0].gain if c.id in predicted else 0.0)
+
+
 @dataclass
 class Screening:
     task: Task

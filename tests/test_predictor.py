@@ -18,12 +18,12 @@ from core.models.base import Message
 from core.predictor import (
     MIN_SUPPORT,
     Calibration,
-    Prediction,
     Predictor,
     calibration,
     describe,
     factors_of,
 )
+from core.screening import most_promising_first
 from core.store import Store
 from tests.fakes.stored_runs import Run
 
@@ -176,16 +176,19 @@ def test_predictions_are_deterministic(store_path: Path) -> None:
         PARENT_C, REWRITE)
 
 
-def test_order_puts_the_demonstrations_first_and_keeps_ties_in_order(store_path: Path) -> None:
+def test_the_most_promising_proposals_come_first_and_ties_keep_their_order(
+        store_path: Path) -> None:
     p = predictor(store_path)
     two, three = demos_child(2), demos_child(3)
     orphan = Candidate(messages=(Message("user", COT),), parents=("unknown",), strategy="cot",
                        operator="cot")
-    ranked = p.order({PARENT_C.id: PARENT_C}, [REWRITE, NOVEL, three, orphan, two])
-    assert [c for c, _ in ranked] == [three, two, NOVEL, orphan, REWRITE]
-    assert ranked[0][1] == ranked[1][1]
-    assert ranked[3][1] == Prediction(0.0, -1.0, 1.0, 0, ("operator: cot/cot",))
-    assert [pr.loser for _, pr in ranked] == [False, False, False, False, True]
+    made = [REWRITE, NOVEL, three, orphan, two]
+    predicted = {c.id: (p.predict(PARENT_C, c), "") for c in made if c is not orphan}
+    ranked = most_promising_first(made, predicted)
+    assert ranked == [three, two, NOVEL, orphan, REWRITE]  # the orphan: no prediction, counts 0
+    assert predicted[three.id] == predicted[two.id]
+    assert predicted[NOVEL.id][0].support == 0 and predicted[REWRITE.id][0].loser
+    assert most_promising_first(made, {}) == made  # the predictor off: the strategy's order
 
 
 # -- calibration --------------------------------------------------------------------------------------
