@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core import Candidate, Message, Store, load_settings, load_task, tune
+from core import Candidate, Message, Store, load_task, tune
 from core.earlier import earlier_losers, measured_before
-from tests.fakes.harness import FakeServer
+from tests.fakes.harness import FakeServer, loopback_settings
 from tests.fakes.stored_runs import Run
 from tests.fakes.tuned_run import P0, P1, P2, rules, task_file
 
@@ -22,12 +22,9 @@ SENT_P1 = "Sentiment of this film review:"
 
 
 def _settings(server: FakeServer, folder: Path, **more: Any) -> Any:
-    spec = f"openai:fake@{server.base_url}"
-    return load_settings(flags={
-        "models.target": spec, "models.optimizer": spec, "models.judge": spec,
-        "store_path": str(folder / "store.db"), "run_dir": str(folder / "runs"),
-        "cache.enabled": False, "tune.strategy": "refine", "tune.rounds": 1,
-        "tune.variations": 1, "tune.seed": 7, "tune.warm_start": False, **more}).settings
+    return loopback_settings(server, folder, {
+        "tune.strategy": "refine", "tune.rounds": 1, "tune.variations": 1, "tune.seed": 7,
+        "tune.warm_start": False, **more})
 
 
 def _earlier_run(folder: Path, target: str = "openai:fake@http://127.0.0.1:9/v1") -> None:

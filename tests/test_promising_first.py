@@ -14,8 +14,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from core import Store, load_settings, load_task, tune
-from tests.fakes.harness import FakeServer
+from core import Store, load_task, tune
+from tests.fakes.harness import FakeServer, loopback_settings
 from tests.fakes.stored_runs import Run
 from tests.fakes.tuned_run import P0, SLOT, rules, task_file
 
@@ -40,13 +40,9 @@ def _earlier_run(folder: Path) -> None:
 
 
 def _settings(server: FakeServer, folder: Path, **more: Any) -> Any:
-    spec = f"openai:fake@{server.base_url}"
-    return load_settings(flags={
-        "models.target": spec, "models.optimizer": spec, "models.judge": spec,
-        "store_path": str(folder / "store.db"), "run_dir": str(folder / "runs"),
-        "cache.enabled": False, "tune.strategy": "auto", "tune.rounds": 1,
-        "tune.variations": 4, "tune.seed": 7, "tune.warm_start": False,
-        "tune.concurrency": 1, **more}).settings
+    return loopback_settings(server, folder, {
+        "tune.strategy": "auto", "tune.rounds": 1, "tune.variations": 4, "tune.seed": 7,
+        "tune.warm_start": False, "tune.concurrency": 1, **more})
 
 
 def _first_asks(server: FakeServer) -> list[str]:

@@ -12,20 +12,16 @@ from typing import Any
 
 import pytest
 
-from core import Store, load_settings, load_task, tune
+from core import Store, load_task, tune
 from core.warmstart import precedents, seeds
-from tests.fakes.harness import FakeServer
+from tests.fakes.harness import FakeServer, loopback_settings
 from tests.fakes.tuned_run import P0, P4, rules, task_file
 
 
 def _settings(server: FakeServer, folder: Path, **more: Any) -> Any:
-    spec = f"openai:fake@{server.base_url}"
-    return load_settings(flags={
-        "models.target": spec, "models.optimizer": spec, "models.judge": spec,
-        "store_path": str(folder / "store.db"), "run_dir": str(folder / "runs"),
-        "cache.enabled": False, "tune.strategy": "refine", "tune.rounds": 3,
-        "tune.variations": 2, "tune.refine_top": 2, "tune.patience": 3, "tune.seed": 7,
-        **more}).settings
+    return loopback_settings(server, folder, {
+        "tune.strategy": "refine", "tune.rounds": 3, "tune.variations": 2,
+        "tune.refine_top": 2, "tune.patience": 3, "tune.seed": 7, **more})
 
 
 def _first_round(store_path: Path, run_id: str) -> list[dict[str, Any]]:

@@ -24,6 +24,8 @@ from typing import IO, Any, Final
 
 import httpx
 
+from core import load_settings
+
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 SERVER_MODULE: Final = "tests.fakes.model_server"
 FLAVORS: Final = ("openai", "anthropic", "huggingface")
@@ -180,3 +182,13 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
             proc.wait()
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+def loopback_settings(server: FakeServer, folder: Path, flags: dict[str, Any]) -> Any:
+    """Settings with every model role on ``server`` (OpenAI format), the store and run folder in
+    ``folder``, no response cache, and ``flags`` on top."""
+    spec = f"openai:fake@{server.base_url}"
+    return load_settings(flags={
+        "models.target": spec, "models.optimizer": spec, "models.judge": spec,
+        "store_path": str(folder / "store.db"), "run_dir": str(folder / "runs"),
+        "cache.enabled": False, **flags}).settings
